@@ -50,59 +50,107 @@ def keypoint_box(result: PoseResult, threshold: float = DEFAULT_THRESHOLD, min_j
     return (max(0.0, x1 - dx), max(0.0, y1 - dy), min(float(width), x2 + dx), min(float(height), y2 + dy))
 
 
+@dataclass(frozen=True)
+class FilterState:
+    """What a One Euro filter remembers between samples."""
+
+    value: np.ndarray  # the last output, same shape as the input (e.g. (16, 2) px)
+    speed: np.ndarray  # its low-passed derivative, units per second, same shape
+
+
+def one_euro(x: np.ndarray, dt: float, state: FilterState | None,
+             params: SmoothingParams = SmoothingParams()) -> tuple[np.ndarray, FilterState]:
+    """One step of the One Euro filter: sample ``x`` taken ``dt`` s after the previous one
+    -> (filtered x, new state). ``state=None`` starts afresh (the sample passes unchanged).
+    For (N, 2) points the speed that opens the filter is each point's 2-D speed."""
+    x = np.asarray(x, dtype=np.float64)
+    if state is None:
+        return x.copy(), FilterState(x.copy(), np.zeros_like(x))
+    dt = max(dt, 1e-3)
+    a_d = _alpha(params.d_cutoff, dt)
+    speed = a_d * (x - state.value) / dt + (1 - a_d) * state.speed
+    magnitude = np.linalg.norm(speed, axis=-1, keepdims=True) if x.ndim > 1 else np.abs(speed)
+    a = _alpha(params.min_cutoff + params.beta * magnitude, dt)
+    value = a * x + (1 - a) * state.value
+    return value.copy(), FilterState(value, speed)
+
+
+def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+    """Smoothing factor of a first-order low-pass with ``cutoff`` Hz, sampled every ``dt`` s."""
+    tau = 1.0 / (2 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / dt)
+
+
 class OneEuroFilter:
-    """One Euro filter over arrays of any fixed shape (e.g. (16, 2) keypoints)."""
+    """``one_euro`` with its state kept inside, for a stream of samples."""
 
     def __init__(self, params: SmoothingParams = SmoothingParams()) -> None:
         self.params = params
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
-
-    @staticmethod
-    def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
-        tau = 1.0 / (2 * math.pi * cutoff)
-        return 1.0 / (1.0 + tau / dt)
+        self.state: FilterState | None = None
 
     def reset(self) -> None:
-        self._x = self._dx = None
+        self.state = None
 
     def __call__(self, x: np.ndarray, dt: float) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if self._x is None:
-            self._x, self._dx = x.copy(), np.zeros_like(x)
-            return x.copy()
-        p = self.params
-        dx = (x - self._x) / dt
-        a_d = self._alpha(p.d_cutoff, dt)
-        self._dx = a_d * dx + (1 - a_d) * self._dx
-        speed = np.linalg.norm(self._dx, axis=-1, keepdims=True) if x.ndim > 1 else np.abs(self._dx)
-        a = self._alpha(p.min_cutoff + p.beta * speed, dt)
-        self._x = a * x + (1 - a) * self._x
-        return self._x.copy()
+        out, self.state = one_euro(x, dt, self.state, self.params)
+        return out
+
+
+@dataclass(frozen=True)
+class TrackState:
+    """What following one person carries from a frame to the next: a box and the filter's
+    memory, a few hundred bytes, so a web session can keep it (the model stays shared)."""
+
+    box: tuple[float, float, float, float] | None = None  # px: next frame's person box; None = fall back
+    filter: FilterState | None = None  # smoothing memory (None when smoothing is off or restarting)
+    time: float | None = None  # s (any clock): when the last frame was taken
+    frames: int = 0  # frames followed since the last (re)start
+
+
+def track(estimator: PoseEstimator, frame: np.ndarray, state: TrackState | None, now: float, *,
+          user_box: Box | None = None, threshold: float = DEFAULT_THRESHOLD, smooth: bool = True,
+          params: SmoothingParams = SmoothingParams(), flip: bool = False,
+          max_gap: float = math.inf) -> tuple[PoseResult, TrackState]:
+    """One frame of tracking: (H, W, 3) uint8 RGB frame taken at ``now`` s -> (PoseResult
+    with ``box_source`` saying where its box came from, state for the next frame).
+
+    ``state=None`` (or a gap of more than ``max_gap`` s since the last frame) starts afresh
+    from ``user_box``, or the whole frame when there is none.
+    """
+    if state is None or (state.time is not None and now - state.time > max_gap):
+        state = TrackState()
+    if state.box is not None:
+        box, source = state.box, "previous"
+    else:
+        box, source = user_box, ("user" if user_box is not None else "image")
+    result = estimator.estimate(frame, box=box, flip=flip)
+    if source == "previous":
+        result = replace(result, box_source="previous")
+    # The next box comes from the raw joints: smoothing must not drag the crop behind the person.
+    next_box = keypoint_box(result, threshold)
+    filtered = None
+    if smooth:
+        dt = now - state.time if state.time is not None else 0.0
+        keypoints, filtered = one_euro(result.keypoints, dt, state.filter, params)
+        result = replace(result, keypoints=keypoints)
+    return result, TrackState(box=next_box, filter=filtered, time=now, frames=state.frames + 1)
 
 
 class PoseTracker:
-    """Estimate one person per frame, each frame's box from the previous frame's joints."""
+    """``track`` over the frames of a video at a fixed frame rate, state kept inside."""
 
     def __init__(self, estimator: PoseEstimator, threshold: float = DEFAULT_THRESHOLD, smooth: bool = True,
                  fps: float = 30.0, params: SmoothingParams = SmoothingParams(), flip: bool = False) -> None:
-        self.estimator, self.threshold, self.flip = estimator, threshold, flip
+        self.estimator, self.threshold, self.smooth, self.params, self.flip = estimator, threshold, smooth, params, flip
         self.dt = 1.0 / fps
-        self.filter = OneEuroFilter(params) if smooth else None
-        self._box: tuple[float, float, float, float] | None = None
+        self.state: TrackState | None = None
 
     def reset(self) -> None:
-        self._box = None
-        if self.filter is not None:
-            self.filter.reset()
+        self.state = None
 
     def update(self, frame: np.ndarray, user_box: Box | None = None) -> PoseResult:
         """(H, W, 3) uint8 RGB frame -> PoseResult, ``box_source`` saying where its box came from."""
-        box, source = (self._box, "previous") if self._box is not None else (user_box, "user" if user_box is not None else "image")
-        result = self.estimator.estimate(frame, box=box, flip=self.flip)
-        if source == "previous":
-            result = replace(result, box_source="previous")
-        self._box = keypoint_box(result, self.threshold)
-        if self.filter is not None:
-            result = replace(result, keypoints=self.filter(result.keypoints, self.dt))
+        now = self.state.frames * self.dt if self.state is not None else 0.0
+        result, self.state = track(self.estimator, frame, self.state, now, user_box=user_box, threshold=self.threshold,
+                                   smooth=self.smooth, params=self.params, flip=self.flip)
         return result
