@@ -21,12 +21,14 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from gradio.data_classes import ImageData
 
 from pose.cli import add_model_arguments, source_from_args
 from pose.draw import draw_skeleton, encode_jpeg, fit_for_display, heatmap_tiles
 from pose.errors import PoseError
 from pose.estimator import PoseEstimator, parse_box
 from pose.image_io import MAX_FILE_BYTES, LoadedImage
+from pose.live import LIVE_MAX_GAP_S, LiveState, live_frame
 from pose.result import TABLE_HEADERS, PoseResult
 from pose.video import MAX_SECONDS, VideoResult, annotate_video
 
@@ -37,6 +39,10 @@ EXAMPLES = sorted(str(p) for p in (HERE / "examples").glob("*.jpg"))
 DEFAULT_THRESHOLD = 0.2
 THRESHOLD_LABEL = "Confidence threshold"
 EXPORT_MAX_AGE_S = 3600  # files we hand to Gradio (pictures, JSON, CSV) are pruned after an hour
+LIVE_MIRRORED = True  # the webcam preview and the frames sent are mirrored, as people expect
+LIVE_STREAM_EVERY_S = 0.05  # the browser offers a frame at most this often, and only when the last is done
+LIVE_TIME_LIMIT_S = 120  # one live session holds a slot this long at most, then stops
+LIVE_SESSIONS = 2  # live sessions served at once; more wait in the queue
 
 DESCRIPTION = """
 # Simple Baselines for Human Pose Estimation
@@ -75,6 +81,24 @@ def photo_input(**kwargs: Any) -> gr.Image:
         return payload.path
 
     component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
+
+
+def inline_image_output(**kwargs: Any) -> gr.Image:
+    """An output ``gr.Image`` that sends its picture inside the message as a JPEG data URL.
+
+    The usual way writes every picture to Gradio's cache and the browser fetches it again;
+    for a live stream that is a file per frame and an extra round trip. (Overridden on the
+    instance: a subclass would make Gradio write a .pyi stub.)
+    """
+    component = gr.Image(interactive=False, **kwargs)
+
+    def postprocess(value: np.ndarray | None) -> ImageData | None:
+        if value is None:
+            return None
+        return ImageData(url="data:image/jpeg;base64," + base64.b64encode(encode_jpeg(value, quality=80)).decode("ascii"))
+
+    component.postprocess = postprocess  # type: ignore[method-assign]
     return component
 
 
@@ -141,6 +165,25 @@ class App:
         if result.cut:
             gr.Warning(f"This video is longer than {MAX_SECONDS:.0f} s: only its first {MAX_SECONDS:.0f} s were processed.")
         return str(result.path), self._text_file("pose-video", ".json", json.dumps(result.to_dict())), result
+
+    def live(self, frame: Any, threshold: Any, smooth: Any, state: LiveState | None) -> tuple:
+        """Newest webcam frame (+ session state) -> overlay, status line, state."""
+        if frame is None:
+            return None, "", state
+        threshold = checked_number(threshold, 0.0, 1.0, THRESHOLD_LABEL)
+        try:
+            t0 = time.perf_counter()
+            pixels = self.estimator.read(frame).pixels
+            shown = live_frame(self.estimator, pixels, state, time.monotonic(), mirrored=LIVE_MIRRORED,
+                               threshold=threshold, smooth=bool(smooth))
+            log.debug("live frame %d: %dx%d, box %s, %.1f ms", shown.state.track.frames, pixels.shape[1], pixels.shape[0],
+                      shown.result.box_source, (time.perf_counter() - t0) * 1e3)
+        except PoseError as e:
+            raise gr.Error(str(e)) from None
+        except Exception:
+            log.exception("unexpected error on a live frame")
+            raise gr.Error("Something went wrong on our side with this webcam frame; it has been logged.") from None
+        return shown.overlay, shown.status(threshold), shown.state
 
     def video_csv(self, result: VideoResult | None) -> str | None:
         if result is None:
@@ -306,6 +349,30 @@ def build_demo(app: App) -> gr.Blocks:
                 api_name="video", concurrency_id="video", concurrency_limit=1,
             ).then(app.video_csv, inputs=[video_state], outputs=[video_csv], api_visibility="private")
 
+        with gr.Tab("Live webcam"):
+            gr.Markdown(
+                "Start the webcam and move: each frame's box comes from the joints found in the frame before, "
+                "and the joints are smoothed over time. The picture is mirrored like the preview, but left and right "
+                "are the real ones (left limbs orange). When the model is slower than the camera, frames are "
+                f"skipped, never queued, so the overlay stays current. A session lasts up to {LIVE_TIME_LIMIT_S // 60} "
+                f"minutes; a pause of more than {LIVE_MAX_GAP_S:.0f} s starts tracking afresh."
+            )
+            with gr.Row():
+                with gr.Column():
+                    live_in = photo_input(label="Webcam", sources=["webcam"], streaming=True,
+                                          webcam_options=gr.WebcamOptions(mirror=LIVE_MIRRORED), elem_id="live-in")
+                    live_threshold = number_slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01, label=THRESHOLD_LABEL)
+                    live_smooth = gr.Checkbox(value=True, label="Smooth joints over time (One Euro filter)")
+                with gr.Column():
+                    live_out = inline_image_output(label="Live overlay", elem_id="live-out")
+                    live_status = gr.Textbox(label="Status", interactive=False, elem_id="live-status")
+            live_state = gr.State(None)
+            live_in.stream(
+                app.live, inputs=[live_in, live_threshold, live_smooth, live_state], outputs=[live_out, live_status, live_state],
+                stream_every=LIVE_STREAM_EVERY_S, time_limit=LIVE_TIME_LIMIT_S, concurrency_id="live",
+                concurrency_limit=LIVE_SESSIONS, api_visibility="private", show_progress="hidden",
+            )
+
         # API-only endpoint: keypoints JSON without pictures.
         api_button = gr.Button(visible=False)
         api_json = gr.JSON(label="Keypoints", visible=False)
@@ -316,11 +383,17 @@ def build_demo(app: App) -> gr.Blocks:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Serve the pose demo (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply). Queue: "
-        "POSE_CONCURRENCY_LIMIT events run at once (default 1), POSE_QUEUE_MAX_SIZE may wait (default 64)."
+        "POSE_CONCURRENCY_LIMIT events run at once (default 1), POSE_QUEUE_MAX_SIZE may wait (default 64). "
+        "POSE_LOG_LEVEL=DEBUG logs every live webcam frame."
     )
     add_model_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = os.environ.get("POSE_LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SystemExit(f"error: POSE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+    for name in ("app", "pose"):  # ours only: DEBUG adds a line per live webcam frame
+        logging.getLogger(name).setLevel(level)
     try:
         estimator = PoseEstimator.load(source_from_args(args), threads=args.threads)
     except PoseError as e:

@@ -4,8 +4,10 @@ and benchmarks; never copied into the repo)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +86,37 @@ def moving_clip(person: MpiiPerson, frames: int = 60, size: tuple[int, int] = (1
         frame = cv2.warpAffine(img, m, size, flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         out.append((frame, person.joints * s + [tx, ty], person.head_size * s))
     return out
+
+
+def webcam_clip(person: MpiiPerson, frames: int = 60, size: tuple[int, int] = (640, 480)) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """[(frame RGB, ground-truth joints (16, 2) px, head size px)]: the person framed like a
+    webcam shows someone (box 90 % of the height), swaying sideways by 60 px and scaling by
+    ±10 % over one sine period, so the clip loops without a jump."""
+    import cv2
+
+    img = cv2.cvtColor(cv2.imread(str(person.image)), cv2.COLOR_BGR2RGB)
+    x1, y1, x2, y2 = person.box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    w, h = size
+    s0 = 0.9 * h / (y2 - y1)
+    out = []
+    for t in range(frames):
+        a = math.sin(2 * math.pi * t / frames)
+        s = s0 * (1 + 0.1 * a)
+        tx, ty = w / 2 - s * cx + 60 * a, h / 2 - s * cy
+        m = np.float32([[s, 0, tx], [0, s, ty]])
+        frame = cv2.warpAffine(img, m, size, flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        out.append((frame, person.joints * s + [tx, ty], person.head_size * s))
+    return out
+
+
+def write_y4m(frames: list[np.ndarray], path: Path, fps: int = 30) -> Path:
+    """RGB frames -> a Y4M file, the format Chromium's fake webcam plays in a loop
+    (``--use-file-for-fake-video-capture``)."""
+    import imageio_ffmpeg
+
+    h, w = frames[0].shape[:2]
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(path)]
+    subprocess.run(cmd, input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames), check=True)
+    return path

@@ -3,7 +3,9 @@ Chromium (Debian's ``/usr/bin/chromium``; ``playwright install`` is never needed
 
 The app logs one ``app: estimated WxH image in N ms`` line per inference; counting those lines
 in its log shows that moving the threshold slider redraws without inference and that flipping
-the flip-test checkbox does run one.
+the flip-test checkbox does run one. The live webcam tab runs on Chromium's fake camera
+playing a stamped clip (``tests/live_camera.py``); with POSE_LOG_LEVEL=DEBUG the app logs
+a line per live frame.
 
 Skipped when Playwright or /usr/bin/chromium is missing, unless POSE_REQUIRE_BROWSER=1 or
 POSE_REQUIRE_SHARED=1 (CI), which turn the skip into a failure.
@@ -21,6 +23,7 @@ import pytest
 
 from pose.joints import JOINT_NAMES
 from tests.app_server import running_app
+from tests.live_camera import chromium_args, read_stamps, write_camera_clip
 from tests.shared_data import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,6 +33,13 @@ TIMEOUT_MS = 30_000
 QUIET_S = 2.5  # how long the log must stay unchanged to count as "no new inference"
 ESTIMATED = re.compile(r" app: estimated \d+x\d+ image in \d+ ms$", re.MULTILINE)
 CAPTION = re.compile(r"^(?P<joint>[a-z_]+) (?P<score>-?\d+(?:\.\d+)?)$")
+
+LIVE_FRAME = re.compile(r" app: live frame (\d+): (\d+)x(\d+), box (\w+), ", re.MULTILINE)
+LIVE_STATUS = "#live-status textarea"
+LIVE_OUT_IMG = "#live-out img"
+LIVE_STATUS_LINE = re.compile(r"^frame (?P<frame>\d+) · (?P<fps>[\d.]+) fps · box: (?P<box>[a-z ]+) · (?P<shown>\d+)/16 joints shown$")
+CAMERA_FRAMES = 150  # the fake camera's loop: 5 s at 30 fps
+LAG_SAMPLES = 45  # overlay lag readings, 0.1 s apart
 
 REQUIRE_BROWSER = os.environ.get("POSE_REQUIRE_BROWSER") == "1" or os.environ.get("POSE_REQUIRE_SHARED") == "1"
 
@@ -83,21 +93,27 @@ def assert_inferences_stay(log_path: Path, expected: int, quiet_s: float = QUIET
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     if MISSING_BROWSER is not None:
         pytest.fail(f"{MISSING_BROWSER} (POSE_REQUIRE_BROWSER=1 or POSE_REQUIRE_SHARED=1 is set)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
 def app_server(model_dir, tmp_path_factory):
-    """(url, log_path): a server of its own, so the inference count starts at 0."""
-    with running_app(model_dir, tmp_path_factory.mktemp("browser-app")) as running:
+    """(url, log_path): a server of its own, so the inference count starts at 0. DEBUG logs
+    a line per live webcam frame (photo inferences are counted from other lines)."""
+    with running_app(model_dir, tmp_path_factory.mktemp("browser-app"), extra_env={"POSE_LOG_LEVEL": "DEBUG"}) as running:
         yield running.url, running.log_path
 
 
@@ -210,3 +226,71 @@ def test_upload_threshold_redraws_without_inference_flip_reruns(page, app_server
     assert shot.is_file()
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 50_000, len(data)
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright, shared, tmp_path_factory):
+    """Chromium whose webcam loops a stamped clip of a shared MPII person swaying, 640x480 at 30 fps."""
+    clip = write_camera_clip(tmp_path_factory.mktemp("camera") / "cam.y4m", CAMERA_FRAMES)
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *chromium_args(clip)])
+    yield browser
+    browser.close()
+
+
+def live_frames(log_path: Path) -> list[tuple[int, int, int, str]]:
+    """Server log -> [(frame number in the session, width, height, box source)] of live frames."""
+    return [(int(n), int(w), int(h), src) for n, w, h, src in LIVE_FRAME.findall(log_path.read_text(errors="replace"))]
+
+
+def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser, app_server):
+    from playwright.sync_api import expect
+
+    _, log_path = app_server
+    context = camera_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_server[0], wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Live webcam").click()
+    page.locator("#live-in [title='grant webcam access'] button").click()
+    record = page.locator("#live-in button[aria-label='capture photo']")
+    expect(record).to_contain_text("Record")
+    before = len(live_frames(log_path))
+    record.click()
+    expect(record).to_contain_text("Stop")
+
+    # The overlay streams in (inline JPEGs, one per processed frame) and the person is followed.
+    page.wait_for_function("sel => /^frame ([2-9]\\d|\\d{3,}) /.test(document.querySelector(sel).value)", arg=LIVE_STATUS)
+    status = LIVE_STATUS_LINE.match(page.input_value(LIVE_STATUS))
+    assert status, page.input_value(LIVE_STATUS)
+    assert status["box"] == "from the previous frame" and int(status["shown"]) >= 10, status.string
+    assert page.locator(LIVE_OUT_IMG).get_attribute("src").startswith("data:image/jpeg;base64,")
+
+    # The overlay keeps up: how many camera frames it is behind (read from the frames' stamps)
+    # stays put. Were frames queued while the model is slower than the camera, it would grow.
+    lags = []
+    while len(lags) < LAG_SAMPLES:
+        lag = read_stamps(page, LIVE_OUT_IMG, CAMERA_FRAMES)[2]
+        if lag is not None:
+            lags.append(lag)
+        time.sleep(0.1)
+    third = LAG_SAMPLES // 3
+    early, late = sorted(lags[:third])[third // 2], sorted(lags[-third:])[third // 2]
+    assert late <= early + 10 and max(lags) < CAMERA_FRAMES // 2, lags
+
+    # Server side: one session, frames numbered 1, 2, 3... from the camera's 640x480, tracked.
+    frames = live_frames(log_path)[before:]
+    assert [n for n, *_ in frames] == list(range(1, len(frames) + 1))
+    assert {(w, h) for _, w, h, _ in frames} == {(640, 480)}
+    assert {src for *_, src in frames[1:]} == {"previous"}
+
+    # Stop ends the session: nothing more is processed.
+    record.click()
+    expect(record).to_contain_text("Record")
+    time.sleep(1.0)  # the frame in flight when Stop was clicked may still finish
+    stopped = len(live_frames(log_path))
+    time.sleep(QUIET_S)
+    assert len(live_frames(log_path)) == stopped
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"

@@ -1,0 +1,81 @@
+"""A fake webcam for Chromium, and a way to tell how far the live overlay lags behind it.
+
+The camera plays a looped clip of a shared MPII person (``webcam_clip``), each frame stamped
+in its top-left corner with its number in black and white squares. Page-side code reads the
+stamp of the frame the camera shows now and of the frame the overlay was drawn on: their
+difference is how many camera frames the overlay is behind. Queued frames would make that
+grow without bound; skipped frames keep it at about one processing time.
+
+Used by ``tests/test_browser.py`` and ``benchmarks/live.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.shared_data import mpii_people, webcam_clip, write_y4m
+
+CAMERA_FPS = 30
+STAMP_BITS = 9  # frame numbers 0..511
+STAMP_CELL = 16  # px: side of one bit's square
+STAMP_ORIGIN = (8, 8)  # px: top-left corner of the first square (most significant bit)
+PERSON = "004645041.jpg"  # a man raising his right arm, framed like a webcam shows someone
+
+# Page-side: () -> {camera, overlay}: the stamps (frame numbers) of the preview and of the
+# overlay, or null while there is none. The overlay is mirrored like the preview, so its
+# stamp is read mirrored; the <video> element gives the camera's own (un-mirrored) pixels.
+READ_STAMPS_JS = """
+([overlaySel, videoSel, bits, cell, x0, y0]) => {
+  const read = (src, w, h, mirrored) => {
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const g = c.getContext('2d', {willReadFrequently: true});
+    g.drawImage(src, 0, 0, w, h);
+    let n = 0;
+    for (let b = 0; b < bits; b++) {
+      let x = x0 + b * cell + cell / 2;
+      if (mirrored) x = w - 1 - x;
+      n = 2 * n + (g.getImageData(Math.round(x), y0 + cell / 2, 1, 1).data[1] > 128 ? 1 : 0);
+    }
+    return n;
+  };
+  const img = document.querySelector(overlaySel), video = document.querySelector(videoSel);
+  return {
+    overlay: img && img.complete && img.naturalWidth ? read(img, img.naturalWidth, img.naturalHeight, true) : null,
+    camera: video && video.videoWidth ? read(video, video.videoWidth, video.videoHeight, false) : null,
+  };
+}
+"""
+
+
+def stamp(frame: np.ndarray, number: int) -> np.ndarray:
+    """Copy of an (H, W, 3) uint8 frame with ``number`` drawn as STAMP_BITS squares (white = 1)."""
+    out = frame.copy()
+    x0, y0 = STAMP_ORIGIN
+    for b in range(STAMP_BITS):
+        bit = (number >> (STAMP_BITS - 1 - b)) & 1
+        out[y0 : y0 + STAMP_CELL, x0 + b * STAMP_CELL : x0 + (b + 1) * STAMP_CELL] = 255 if bit else 0
+    return out
+
+
+def write_camera_clip(path: Path, frames: int = 150, size: tuple[int, int] = (640, 480)) -> Path:
+    """The looped webcam clip as Y4M (``frames`` / 30 s long), every frame stamped with its number."""
+    if frames > 1 << STAMP_BITS:
+        raise ValueError(f"at most {1 << STAMP_BITS} frames can be stamped")
+    person = next(p for p in mpii_people() if p.image.name == PERSON)
+    return write_y4m([stamp(f, i) for i, (f, _, _) in enumerate(webcam_clip(person, frames, size))], path, CAMERA_FPS)
+
+
+def chromium_args(clip: Path) -> list[str]:
+    """Chromium flags: a fake camera playing ``clip``, allowed without asking."""
+    return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={clip}"]
+
+
+def read_stamps(page, overlay_selector: str, frames: int) -> tuple[int | None, int | None, int | None]:
+    """(camera frame, overlay frame, lag in camera frames) now; None where not shown yet."""
+    s = page.evaluate(READ_STAMPS_JS, [overlay_selector, "#live-in video", STAMP_BITS, STAMP_CELL, *STAMP_ORIGIN])
+    if s["camera"] is None or s["overlay"] is None:
+        return s["camera"], s["overlay"], None
+    return s["camera"], s["overlay"], (s["camera"] - s["overlay"]) % frames
