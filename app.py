@@ -12,9 +12,11 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,8 +123,16 @@ class App:
 
     def __init__(self, estimator: PoseEstimator) -> None:
         self.estimator = estimator
-        self.export_dir = Path(tempfile.mkdtemp(prefix="pose-demo-exports-"))
+        self._export_dir: Path | None = None
         self._last_prune = 0.0
+
+    @property
+    def export_dir(self) -> Path:
+        """Folder of the files we hand to Gradio: made on first use, removed when the App goes."""
+        if self._export_dir is None:
+            self._export_dir = Path(tempfile.mkdtemp(prefix="pose-demo-exports-"))
+            weakref.finalize(self, shutil.rmtree, self._export_dir, ignore_errors=True)
+        return self._export_dir
 
     # -- events -------------------------------------------------------------------------
     def predict(self, image: Any, threshold: Any, flip: Any, box: Any = "") -> tuple:

@@ -64,6 +64,7 @@ def running_app(
     port = free_port()
     temp = workdir / "gradio-temp"  # the server's upload/output cache, gone with workdir
     temp.mkdir(parents=True, exist_ok=True)
+    (workdir / "tmp").mkdir(exist_ok=True)  # its other temporary files (e.g. exports), likewise
     env = {
         **os.environ,
         "POSE_MODEL_PATH": str(model_dir),
@@ -74,6 +75,7 @@ def running_app(
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(temp),
+        "TMPDIR": str(workdir / "tmp"),
         "HF_HUB_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         **(extra_env or {}),

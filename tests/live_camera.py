@@ -25,27 +25,28 @@ PERSON = "004645041.jpg"  # a man raising his right arm, framed like a webcam sh
 
 # Page-side: () -> {camera, overlay}: the stamps (frame numbers) of the preview and of the
 # overlay, or null while there is none. The overlay is mirrored like the preview, so its
-# stamp is read mirrored; the <video> element gives the camera's own (un-mirrored) pixels.
+# stamp is read mirrored (and scaled: the overlay may be smaller than the camera's frame);
+# the <video> element gives the camera's own un-mirrored pixels.
 READ_STAMPS_JS = """
 ([overlaySel, videoSel, bits, cell, x0, y0]) => {
-  const read = (src, w, h, mirrored) => {
+  const read = (src, w, h, scale, mirrored) => {  // scale: src px per camera px
     const c = document.createElement('canvas');
     c.width = w; c.height = h;
     const g = c.getContext('2d', {willReadFrequently: true});
     g.drawImage(src, 0, 0, w, h);
     let n = 0;
     for (let b = 0; b < bits; b++) {
-      let x = x0 + b * cell + cell / 2;
+      let x = (x0 + b * cell + cell / 2) * scale;
       if (mirrored) x = w - 1 - x;
-      n = 2 * n + (g.getImageData(Math.round(x), y0 + cell / 2, 1, 1).data[1] > 128 ? 1 : 0);
+      n = 2 * n + (g.getImageData(Math.round(x), Math.round((y0 + cell / 2) * scale), 1, 1).data[1] > 128 ? 1 : 0);
     }
     return n;
   };
   const img = document.querySelector(overlaySel), video = document.querySelector(videoSel);
-  return {
-    overlay: img && img.complete && img.naturalWidth ? read(img, img.naturalWidth, img.naturalHeight, true) : null,
-    camera: video && video.videoWidth ? read(video, video.videoWidth, video.videoHeight, false) : null,
-  };
+  if (!video || !video.videoWidth) return {camera: null, overlay: null};
+  const camera = read(video, video.videoWidth, video.videoHeight, 1, false);
+  if (!img || !img.complete || !img.naturalWidth) return {camera, overlay: null};
+  return {camera, overlay: read(img, img.naturalWidth, img.naturalHeight, img.naturalWidth / video.videoWidth, true)};
 }
 """
 
@@ -76,6 +77,9 @@ def chromium_args(clip: Path) -> list[str]:
 def read_stamps(page, overlay_selector: str, frames: int) -> tuple[int | None, int | None, int | None]:
     """(camera frame, overlay frame, lag in camera frames) now; None where not shown yet."""
     s = page.evaluate(READ_STAMPS_JS, [overlay_selector, "#live-in video", STAMP_BITS, STAMP_CELL, *STAMP_ORIGIN])
+    for what in ("camera", "overlay"):
+        if s[what] is not None and s[what] >= frames:
+            raise ValueError(f"misread the {what}'s stamp: {s[what]}, but the clip has {frames} frames")
     if s["camera"] is None or s["overlay"] is None:
         return s["camera"], s["overlay"], None
     return s["camera"], s["overlay"], (s["camera"] - s["overlay"]) % frames
