@@ -36,7 +36,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 from tests.app_server import running_app  # noqa: E402
 from tests.live_camera import CAMERA_FPS, PERSON, chromium_args, read_stamps, write_camera_clip  # noqa: E402
-from tests.shared_data import make_model_dir, missing_reason, mpii_people, shared_available, webcam_clip  # noqa: E402
+from tests.shared_data import make_model_dir, missing_reason, mpii_person, shared_available, webcam_clip  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -54,7 +54,7 @@ def server_only(model_dir: Path, size: tuple[int, int], threads: int, frames: in
     from pose.draw import encode_jpeg
 
     est = PoseEstimator.load(ModelSource(path=model_dir), threads=threads)
-    person = next(p for p in mpii_people() if p.image.name == PERSON)
+    person = mpii_person(PERSON)
     jpegs = [encode_jpeg(np.ascontiguousarray(f[:, ::-1]), 92) for f, _, _ in webcam_clip(person, 60, size)]
     app, output = App(est), inline_image_output()
     state, times = None, []

@@ -20,7 +20,7 @@ import cv2
 
 from pose import ModelSource, PoseEstimator
 from pose.video import annotate_video
-from tests.shared_data import make_model_dir, missing_reason, moving_clip, mpii_people, shared_available
+from tests.shared_data import make_model_dir, missing_reason, moving_clip, mpii_person, shared_available
 
 FPS = 25
 
@@ -34,7 +34,7 @@ def main() -> int:
     if not shared_available():
         print(missing_reason(), file=sys.stderr)
         return 2
-    person = next(p for p in mpii_people() if p.image.name == "060754485.jpg")
+    person = mpii_person("060754485.jpg")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         est = PoseEstimator.load(ModelSource(path=args.model_path or make_model_dir(tmp / "model")), threads=args.threads)

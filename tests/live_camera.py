@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.shared_data import mpii_people, webcam_clip, write_y4m
+from tests.shared_data import mpii_person, webcam_clip, write_y4m
 
 CAMERA_FPS = 30
 STAMP_BITS = 9  # frame numbers 0..511
@@ -65,7 +65,7 @@ def write_camera_clip(path: Path, frames: int = 150, size: tuple[int, int] = (64
     """The looped webcam clip as Y4M (``frames`` / 30 s long), every frame stamped with its number."""
     if frames > 1 << STAMP_BITS:
         raise ValueError(f"at most {1 << STAMP_BITS} frames can be stamped")
-    person = next(p for p in mpii_people() if p.image.name == PERSON)
+    person = mpii_person(PERSON)
     return write_y4m([stamp(f, i) for i, (f, _, _) in enumerate(webcam_clip(person, frames, size))], path, CAMERA_FPS)
 
 

@@ -61,6 +61,11 @@ def mpii_people() -> list[MpiiPerson]:
     ]
 
 
+def mpii_person(image_name: str) -> MpiiPerson:
+    """The annotated person of one shared MPII photo, by file name."""
+    return next(p for p in mpii_people() if p.image.name == image_name)
+
+
 def make_model_dir(dest: Path, onnx: Path = SHARED_ONNX, config: Path = FIXTURE_CONFIG) -> Path:
     """A local model folder (config + link to the shared ONNX), as POSE_MODEL_PATH expects."""
     dest.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,11 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from tests.shared_data import REPO, mpii_people
+from tests.shared_data import REPO, mpii_people, mpii_person
 
 
 def single_person():
-    return next(p for p in mpii_people() if p.image.name == "060754485.jpg")
+    return mpii_person("060754485.jpg")
 
 
 def box_text(person) -> str:

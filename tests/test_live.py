@@ -20,7 +20,8 @@ from pose.draw import SIDE_COLORS, encode_jpeg
 from pose.joints import Joint, Side
 from pose.live import LIVE_MAX_GAP_S, live_frame
 from pose.metrics import pckh, pckh_hits
-from tests.shared_data import mpii_people, webcam_clip
+from tests.live_camera import PERSON
+from tests.shared_data import mpii_person, webcam_clip
 
 FRAMES = 30
 SIZE = (640, 480)
@@ -29,7 +30,7 @@ SIZE = (640, 480)
 @pytest.fixture(scope="module")
 def clip(shared):
     """(person, [(frame, truth, head size)]): a man raising his right arm, 640x480."""
-    person = next(p for p in mpii_people() if p.image.name == "004645041.jpg")
+    person = mpii_person(PERSON)
     return person, webcam_clip(person, FRAMES, SIZE)
 
 

@@ -9,7 +9,7 @@ import pytest
 from pose.metrics import pckh, pckh_hits
 from pose.result import PoseResult
 from pose.tracking import OneEuroFilter, PoseTracker, SmoothingParams, keypoint_box
-from tests.shared_data import moving_clip, mpii_people
+from tests.shared_data import moving_clip, mpii_person
 
 FRAMES = 60
 SIZE = (1280, 720)
@@ -18,7 +18,7 @@ SIZE = (1280, 720)
 @pytest.fixture(scope="module")
 def clip(shared):
     """The person shrinks from 1.0x to 0.3x while moving 500 px right and 250 px down."""
-    person = next(p for p in mpii_people() if p.image.name == "060754485.jpg")
+    person = mpii_person("060754485.jpg")
     return person, moving_clip(person, FRAMES, SIZE)
 
 

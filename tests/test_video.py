@@ -12,14 +12,14 @@ import pytest
 
 from pose.metrics import pckh, pckh_hits
 from pose.video import VideoError, annotate_video
-from tests.shared_data import moving_clip, mpii_people
+from tests.shared_data import moving_clip, mpii_person
 
 FPS = 15
 
 
 @pytest.fixture(scope="module")
 def clip_file(shared, tmp_path_factory):
-    person = next(p for p in mpii_people() if p.image.name == "060754485.jpg")
+    person = mpii_person("060754485.jpg")
     frames = moving_clip(person, frames=30, end_scale=0.5, end_shift=(300.0, 150.0))
     path = tmp_path_factory.mktemp("video") / "clip.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (1280, 720))
