@@ -24,6 +24,7 @@ from .result import PoseResult
 
 PROPAGATED_BOX_EXTENSION = 0.15  # each side of the joints' box grows by half of this x its size
 MIN_CONFIDENT_JOINTS = 6  # fewer confident joints than this: no box to propagate
+MIN_BOX_FRACTION = 0.05  # joints spanning less than this x the frame's shorter side: no box either
 DEFAULT_THRESHOLD = 0.2  # a joint at or above this score counts as confident
 
 
@@ -38,12 +39,16 @@ class SmoothingParams:
 
 def keypoint_box(result: PoseResult, threshold: float = DEFAULT_THRESHOLD, min_joints: int = MIN_CONFIDENT_JOINTS,
                  extension: float = PROPAGATED_BOX_EXTENSION) -> tuple[float, float, float, float] | None:
-    """Box (x1, y1, x2, y2) px around the confident joints, extended; None if too few joints."""
+    """Box (x1, y1, x2, y2) px around the confident joints, extended; None if too few joints,
+    or if they huddle in a spot too small to be a person (a lock-on to clutter would otherwise
+    shrink the box frame by frame and never let go)."""
     ok = result.scores >= threshold
     if ok.sum() < min_joints:
         return None
     pts = result.keypoints[ok]
     (x1, y1), (x2, y2) = pts.min(axis=0), pts.max(axis=0)
+    if max(x2 - x1, y2 - y1) < MIN_BOX_FRACTION * min(result.image_size):
+        return None
     w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
     dx, dy = w * extension / 2, h * extension / 2
     width, height = result.image_size

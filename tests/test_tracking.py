@@ -86,6 +86,15 @@ def test_keypoint_box_extends_the_confident_joints_box_by_15_percent():
     assert keypoint_box(fake_result(pts, scores))[2:] == (1000.0, 800.0)
 
 
+def test_keypoint_box_refuses_joints_huddled_in_a_spot():
+    """Confident joints all within 5 % of the frame's shorter side (40 px of 800) are no person."""
+    pts = np.tile([[500.0, 400.0]], (16, 1))
+    pts[0] = [539, 400]  # 39 px across
+    assert keypoint_box(fake_result(pts, np.full(16, 0.5))) is None
+    pts[0] = [541, 400]  # 41 px across
+    assert keypoint_box(fake_result(pts, np.full(16, 0.5))) is not None
+
+
 def test_one_euro_filter_smooths_noise_and_follows_motion():
     rng = np.random.default_rng(0)
     f = OneEuroFilter(SmoothingParams(min_cutoff=1.0, beta=0.05))
