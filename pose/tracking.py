@@ -2,7 +2,7 @@
 
 Box propagation, as in the paper's tracking baseline: the person box for frame t is the
 bounding box of frame t-1's confident joints, extended by 15 % (the paper's extension for
-propagated boxes, Sec. 3.2), then cropped like any given box (padded by 1.25). So a small
+propagated boxes, Sec. 3.1), then cropped like any given box (padded by 1.25). So a small
 person in a large frame is cropped tightly from the second frame on. With too few confident
 joints the tracker falls back to the user's box, or the whole frame, and says so in
 ``box_source``: "previous", "user" or "image".
