@@ -43,7 +43,7 @@ THRESHOLD_LABEL = "Confidence threshold"
 EXPORT_MAX_AGE_S = 3600  # files we hand to Gradio (pictures, JSON, CSV) are pruned after an hour
 LIVE_MIRRORED = True  # the webcam preview and the frames sent are mirrored, as people expect
 LIVE_STREAM_EVERY_S = 0.05  # the browser offers a frame at most this often, and only when the last is done
-LIVE_TIME_LIMIT_S = 120  # one live session holds a slot this long at most, then stops
+LIVE_TURN_S = 120  # s of processing a live session gets before it queues again behind waiting ones
 LIVE_SESSIONS = 2  # live sessions served at once; more wait in the queue
 
 DESCRIPTION = """
@@ -294,11 +294,27 @@ def checked_number(value: Any, minimum: float, maximum: float, what: str) -> flo
     return number
 
 
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 and seconds >= 120 else f"{seconds} s"
+
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    """Integer setting from the environment, or exit with a message saying what is accepted."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise SystemExit(f"error: {name} must be a whole number of at least {minimum}, not {text!r}")
+    return value
+
+
 def _table(result: PoseResult | None) -> list[list[Any]]:
     return result.table() if result else []
 
 
-def build_demo(app: App) -> gr.Blocks:
+def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = LIVE_TURN_S) -> gr.Blocks:
     # Gradio keeps a copy of every output file: every 10 minutes, drop those older than an hour.
     with gr.Blocks(title="Simple Baselines pose demo", delete_cache=(600, EXPORT_MAX_AGE_S)) as demo:
         gr.Markdown(DESCRIPTION.format(model=app.estimator.name))
@@ -364,8 +380,9 @@ def build_demo(app: App) -> gr.Blocks:
                 "Start the webcam and move: each frame's box comes from the joints found in the frame before, "
                 "and the joints are smoothed over time. The picture is mirrored like the preview, but left and right "
                 "are the real ones (left limbs orange). When the model is slower than the camera, frames are "
-                f"skipped, never queued, so the overlay stays current. A session lasts up to {LIVE_TIME_LIMIT_S // 60} "
-                f"minutes; a pause of more than {LIVE_MAX_GAP_S:.0f} s starts tracking afresh."
+                f"skipped, never queued, so the overlay stays current. Up to {live_sessions} people can stream at once; "
+                f"when others are waiting, each gets turns of {_duration(live_turn_s)}. A pause of more than "
+                f"{LIVE_MAX_GAP_S:.0f} s starts tracking afresh."
             )
             with gr.Row():
                 with gr.Column():
@@ -379,8 +396,9 @@ def build_demo(app: App) -> gr.Blocks:
             live_state = gr.State(None)
             live_in.stream(
                 app.live, inputs=[live_in, live_threshold, live_smooth, live_state], outputs=[live_out, live_status, live_state],
-                stream_every=LIVE_STREAM_EVERY_S, time_limit=LIVE_TIME_LIMIT_S, concurrency_id="live",
-                concurrency_limit=LIVE_SESSIONS, api_visibility="private", show_progress="hidden",
+                # time_limit ends a turn: the stream then queues again, behind anyone waiting.
+                stream_every=LIVE_STREAM_EVERY_S, time_limit=live_turn_s, concurrency_id="live",
+                concurrency_limit=live_sessions, api_visibility="private", show_progress="hidden",
             )
 
         # API-only endpoint: keypoints JSON without pictures.
@@ -394,7 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="Serve the pose demo (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply). Queue: "
         "POSE_CONCURRENCY_LIMIT events run at once (default 1), POSE_QUEUE_MAX_SIZE may wait (default 64). "
-        "POSE_LOG_LEVEL=DEBUG logs every live webcam frame."
+        f"Live webcam: POSE_LIVE_SESSIONS stream at once (default {LIVE_SESSIONS}), in turns of POSE_LIVE_TURN_S "
+        f"seconds of processing when others wait (default {LIVE_TURN_S}). POSE_LOG_LEVEL=DEBUG logs every live frame."
     )
     add_model_arguments(parser)
     args = parser.parse_args(argv)
@@ -404,15 +423,14 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: POSE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
     for name in ("app", "pose"):  # ours only: DEBUG adds a line per live webcam frame
         logging.getLogger(name).setLevel(level)
+    concurrency, max_size = _env_int("POSE_CONCURRENCY_LIMIT", 1), _env_int("POSE_QUEUE_MAX_SIZE", 64)
+    live_sessions, live_turn_s = _env_int("POSE_LIVE_SESSIONS", LIVE_SESSIONS), _env_int("POSE_LIVE_TURN_S", LIVE_TURN_S)
     try:
         estimator = PoseEstimator.load(source_from_args(args), threads=args.threads)
     except PoseError as e:
         raise SystemExit(f"error: {e}") from None
-    demo = build_demo(App(estimator))
-    demo.queue(
-        default_concurrency_limit=int(os.environ.get("POSE_CONCURRENCY_LIMIT", "1")),
-        max_size=int(os.environ.get("POSE_QUEUE_MAX_SIZE", "64")),
-    )
+    demo = build_demo(App(estimator), live_sessions=live_sessions, live_turn_s=live_turn_s)
+    demo.queue(default_concurrency_limit=concurrency, max_size=max_size)
     demo.launch(max_file_size=MAX_FILE_BYTES, show_error=False)
 
 

@@ -94,6 +94,18 @@ def test_importing_app_loads_no_model_and_starts_no_server():
     assert out.stdout.strip() == "ok"
 
 
+@pytest.mark.parametrize("name, value", [
+    ("POSE_CONCURRENCY_LIMIT", "two"), ("POSE_QUEUE_MAX_SIZE", "0"), ("POSE_LIVE_SESSIONS", "-1"), ("POSE_LIVE_TURN_S", "1.5"),
+])
+def test_bad_server_setting_stops_start_up_with_a_message(name, value, tmp_path):
+    """Checked before any model is looked for: the folder given here does not even exist."""
+    env = {**os.environ, "POSE_MODEL_PATH": str(tmp_path / "no-model"), name: value}
+    out = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert f"error: {name} must be a whole number of at least 1, not {value!r}" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
 class CountingEstimator:
     """The real estimator, counting inference calls."""
 

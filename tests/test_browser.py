@@ -294,3 +294,41 @@ def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser,
     assert len(live_frames(log_path)) == stopped
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def start_live(browser, url: str):
+    """A new visitor on the live tab with the camera running; returns (context, page)."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Live webcam").click()
+    page.locator("#live-in [title='grant webcam access'] button").click()
+    record = page.locator("#live-in button[aria-label='capture photo']")
+    record.click()
+    expect(record).to_contain_text("Stop")
+    return context, page
+
+
+def test_live_sessions_take_turns_when_all_slots_are_busy(camera_browser, model_dir, tmp_path):
+    """One live slot, turns of 3 s of processing: a second visitor is served when the first's
+    turn ends, and the first comes back after the second's turn, instead of waiting forever."""
+    status = "sel => /^frame \\d+ /.test(document.querySelector(sel).value)"
+    env = {"POSE_LOG_LEVEL": "DEBUG", "POSE_LIVE_SESSIONS": "1", "POSE_LIVE_TURN_S": "3"}
+    with running_app(model_dir, tmp_path, extra_env=env) as server:
+        first_context, first = start_live(camera_browser, server.url)
+        first.wait_for_function(status, arg=LIVE_STATUS)
+        second_context, second = start_live(camera_browser, server.url)  # the slot is taken: it waits
+        second.wait_for_function(status, arg=LIVE_STATUS)  # served after the first's turn
+        first_then = first.input_value(LIVE_STATUS)
+        first.wait_for_function("([sel, old]) => document.querySelector(sel).value !== old", arg=[LIVE_STATUS, first_then])
+        # In the log: runs of frames 1, 2, 3... one per turn, at least three turns, never two at once.
+        numbers = [n for n, *_ in live_frames(server.log_path)]
+        starts = [i for i, n in enumerate(numbers) if n == 1]
+        assert len(starts) >= 3 and starts[0] == 0, numbers
+        runs = [numbers[a:b] for a, b in zip(starts, starts[1:] + [len(numbers)])]
+        assert all(run == list(range(1, len(run) + 1)) for run in runs), numbers
+        first_context.close()
+        second_context.close()
