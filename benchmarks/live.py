@@ -1,6 +1,7 @@
 """Sustained frames per second of the live webcam tab, in one run.
 
     python -m benchmarks.live [--seconds 15] [--threads 1,2] [--model-path DIR] [--sizes 640x480,1280x720]
+                              [--sessions 1]
 
 For each camera size, two figures:
 
@@ -66,7 +67,8 @@ def server_only(model_dir: Path, size: tuple[int, int], threads: int, frames: in
     return statistics.median(times[10:]) * 1e3, est.name
 
 
-def in_browser(url: str, log_path: Path, clip: Path, seconds: float) -> dict[str, float]:
+def in_browser(url: str, log_path: Path, clip: Path, seconds: float, sessions: int = 1) -> dict[str, float]:
+    """Stream from ``sessions`` visitors at once (one Chromium); fps is per session, lag is the first's."""
     from playwright.sync_api import sync_playwright
 
     def processed() -> list[tuple[str, int, float]]:
@@ -75,14 +77,18 @@ def in_browser(url: str, log_path: Path, clip: Path, seconds: float) -> dict[str
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *chromium_args(clip)])
         try:
-            page = browser.new_context(permissions=["camera"]).new_page()
-            page.set_default_timeout(30_000)
-            page.goto(url, wait_until="domcontentloaded")
-            page.get_by_role("tab", name="Live webcam").click()
-            page.locator("#live-in [title='grant webcam access'] button").click()
-            record = page.locator("#live-in button[aria-label='capture photo']")
-            record.click()
-            page.wait_for_function("() => /^frame \\d+/.test(document.querySelector('#live-status textarea').value)")
+            pages = []
+            for _ in range(sessions):
+                page = browser.new_context(permissions=["camera"]).new_page()
+                page.set_default_timeout(30_000)
+                page.goto(url, wait_until="domcontentloaded")
+                page.get_by_role("tab", name="Live webcam").click()
+                page.locator("#live-in [title='grant webcam access'] button").click()
+                page.locator("#live-in button[aria-label='capture photo']").click()
+                pages.append(page)
+            for page in pages:
+                page.wait_for_function("() => /^frame \\d+/.test(document.querySelector('#live-status textarea').value)")
+            page = pages[0]
             time.sleep(WARMUP_S)
             n0, t0, lags = len(processed()), time.monotonic(), []
             while time.monotonic() - t0 < seconds:
@@ -91,12 +97,11 @@ def in_browser(url: str, log_path: Path, clip: Path, seconds: float) -> dict[str
                     lags.append(lag * 1e3 / CAMERA_FPS)
                 time.sleep(0.1)
             frames, elapsed = processed(), time.monotonic() - t0
-            record.click()
         finally:
             browser.close()
     window = frames[n0:]
     return {
-        "fps": len(window) / elapsed,
+        "fps": len(window) / elapsed / sessions,
         "server_ms": statistics.median(ms for *_, ms in window),
         "lag_ms": statistics.median(lags),
         "lag_p90_ms": sorted(lags)[int(0.9 * (len(lags) - 1))],
@@ -109,6 +114,7 @@ def main() -> int:
     ap.add_argument("--threads", default="1,2", help="onnxruntime threads to compare, comma-separated")
     ap.add_argument("--model-path", help="model folder (default: the shared EfficientPose-I with the test config)")
     ap.add_argument("--sizes", default="640x480,1280x720", help="camera sizes, WxH,WxH")
+    ap.add_argument("--sessions", type=int, default=1, help="visitors streaming at once (the app serves 2 by default)")
     args = ap.parse_args()
     if not shared_available():
         print(missing_reason(), file=sys.stderr)
@@ -127,11 +133,11 @@ def main() -> int:
             for threads in thread_counts:
                 server_ms, name = server_only(model_dir, size, threads)
                 with running_app(model_dir, tmp / f"app-{size[0]}-{threads}", threads=threads, extra_env={"POSE_LOG_LEVEL": "DEBUG"}) as app:
-                    live = in_browser(app.url, app.log_path, clip, args.seconds)
+                    live = in_browser(app.url, app.log_path, clip, args.seconds, args.sessions)
                 rows.append((size, threads, server_ms, live))
             clip.unlink()
-    print(f"Live webcam, model {name}, camera {CAMERA_FPS} fps, {args.seconds:g} s per row; medians; "
-          f"the browser runs on the same 2 cores")
+    print(f"Live webcam, model {name}, camera {CAMERA_FPS} fps, {args.seconds:g} s per row, {args.sessions} session(s) "
+          f"at once (browser fps is per session); medians; the browser runs on the same 2 cores")
     print(f"{'camera':>10}  {'threads':>7}  {'server ms':>9}  {'server fps':>10}  {'browser fps':>11}  {'ratio':>5}  "
           f"{'ms in app':>9}  {'lag ms':>6}  {'lag p90':>7}")
     for (w, h), threads, server_ms, live in rows:
