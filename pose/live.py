@@ -61,10 +61,9 @@ def live_frame(estimator: PoseEstimator, frame: np.ndarray, state: LiveState | N
     previous = state.track if state is not None else None
     result, tracked = track(estimator, real, previous, now, smooth=smooth, max_gap=LIVE_MAX_GAP_S)
     interval = math.nan
-    if tracked.frames > 1 and previous is not None and previous.time is not None:
-        dt = now - previous.time
-        last = state.interval if state is not None else math.nan
-        interval = dt if math.isnan(last) else (1 - FPS_SMOOTHING) * last + FPS_SMOOTHING * dt
+    if state is not None and tracked.frames > 1:  # the same run as the previous frame
+        dt = now - state.track.time
+        interval = dt if math.isnan(state.interval) else (1 - FPS_SMOOTHING) * state.interval + FPS_SMOOTHING * dt
     overlay = draw_skeleton(fit_for_display(real, LIVE_DISPLAY_MAX_SIDE), result, threshold)
     if mirrored:
         overlay = np.ascontiguousarray(overlay[:, ::-1])

@@ -86,21 +86,6 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
     return 1.0 / (1.0 + tau / dt)
 
 
-class OneEuroFilter:
-    """``one_euro`` with its state kept inside, for a stream of samples."""
-
-    def __init__(self, params: SmoothingParams = SmoothingParams()) -> None:
-        self.params = params
-        self.state: FilterState | None = None
-
-    def reset(self) -> None:
-        self.state = None
-
-    def __call__(self, x: np.ndarray, dt: float) -> np.ndarray:
-        out, self.state = one_euro(x, dt, self.state, self.params)
-        return out
-
-
 @dataclass(frozen=True)
 class TrackState:
     """What following one person carries from a frame to the next: a box and the filter's
