@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -36,14 +35,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 from tests.app_server import running_app  # noqa: E402
-from tests.live_camera import CAMERA_FPS, PERSON, chromium_args, read_stamps, write_camera_clip  # noqa: E402
+from tests.live_camera import (  # noqa: E402
+    CAMERA_FPS, CHROMIUM, CHROMIUM_ARGS, LIVE_OUT_IMG, LIVE_STATUS, PERSON, chromium_args, logged_frames, read_stamps,
+    start_live, write_camera_clip,
+)
 from tests.shared_data import make_model_dir, missing_reason, mpii_person, shared_available, webcam_clip  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 CLIP_FRAMES = 150  # 5 s loop
 WARMUP_S = 3.0
-LIVE_FRAME = re.compile(r"^(\S+ \S+) DEBUG app: live frame (\d+): \d+x\d+, box \w+, ([\d.]+) ms$", re.MULTILINE)
 
 
 def server_only(model_dir: Path, size: tuple[int, int], threads: int, frames: int = 150) -> tuple[float, str]:
@@ -71,38 +70,32 @@ def in_browser(url: str, log_path: Path, clip: Path, seconds: float, sessions: i
     """Stream from ``sessions`` visitors at once (one Chromium); fps is per session, lag is the first's."""
     from playwright.sync_api import sync_playwright
 
-    def processed() -> list[tuple[str, int, float]]:
-        return [(t, int(n), float(ms)) for t, n, ms in LIVE_FRAME.findall(log_path.read_text(errors="replace"))]
-
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *chromium_args(clip)])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *chromium_args(clip)])
         try:
             pages = []
             for _ in range(sessions):
                 page = browser.new_context(permissions=["camera"]).new_page()
                 page.set_default_timeout(30_000)
-                page.goto(url, wait_until="domcontentloaded")
-                page.get_by_role("tab", name="Live webcam").click()
-                page.locator("#live-in [title='grant webcam access'] button").click()
-                page.locator("#live-in button[aria-label='capture photo']").click()
+                start_live(page, url)
                 pages.append(page)
             for page in pages:
-                page.wait_for_function("() => /^frame \\d+/.test(document.querySelector('#live-status textarea').value)")
+                page.wait_for_function("sel => /^frame \\d+/.test(document.querySelector(sel).value)", arg=LIVE_STATUS)
             page = pages[0]
             time.sleep(WARMUP_S)
-            n0, t0, lags = len(processed()), time.monotonic(), []
+            n0, t0, lags = len(logged_frames(log_path)), time.monotonic(), []
             while time.monotonic() - t0 < seconds:
-                lag = read_stamps(page, "#live-out img", CLIP_FRAMES)[2]
+                lag = read_stamps(page, LIVE_OUT_IMG, CLIP_FRAMES)[2]
                 if lag is not None:
                     lags.append(lag * 1e3 / CAMERA_FPS)
                 time.sleep(0.1)
-            frames, elapsed = processed(), time.monotonic() - t0
+            frames, elapsed = logged_frames(log_path), time.monotonic() - t0
         finally:
             browser.close()
     window = frames[n0:]
     return {
         "fps": len(window) / elapsed / sessions,
-        "server_ms": statistics.median(ms for *_, ms in window),
+        "server_ms": statistics.median(f.ms for f in window),
         "lag_ms": statistics.median(lags),
         "lag_p90_ms": sorted(lags)[int(0.9 * (len(lags) - 1))],
     }
@@ -119,7 +112,7 @@ def main() -> int:
     if not shared_available():
         print(missing_reason(), file=sys.stderr)
         return 2
-    if not Path(CHROMIUM).is_file():
+    if not CHROMIUM.is_file():
         print(f"{CHROMIUM} not found (apt-get install chromium)", file=sys.stderr)
         return 2
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]

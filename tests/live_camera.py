@@ -6,17 +6,27 @@ stamp of the frame the camera shows now and of the frame the overlay was drawn o
 difference is how many camera frames the overlay is behind. Queued frames would make that
 grow without bound; skipped frames keep it at about one processing time.
 
-Used by ``tests/test_browser.py`` and ``benchmarks/live.py``.
+Also the rest that ``tests/test_browser.py`` and ``benchmarks/live.py`` share about the live
+tab: the Chromium to launch, starting a stream as a visitor does, and the app's per-frame log.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tests.shared_data import mpii_person, webcam_clip, write_y4m
 
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `playwright install` is never used
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LIVE_STATUS = "#live-status textarea"
+LIVE_OUT_IMG = "#live-out img"
+RECORD = "#live-in button[aria-label='capture photo']"  # Gradio's webcam button: "Record", then "Stop"
+# One line per live frame when the app runs with POSE_LOG_LEVEL=DEBUG (see App.live).
+LIVE_FRAME = re.compile(r" app: live frame (\d+): (\d+)x(\d+), box (\w+), ([\d.]+) ms$", re.MULTILINE)
 CAMERA_FPS = 30
 STAMP_BITS = 9  # frame numbers 0..511
 STAMP_CELL = 16  # px: side of one bit's square
@@ -83,3 +93,33 @@ def read_stamps(page, overlay_selector: str, frames: int) -> tuple[int | None, i
     if s["camera"] is None or s["overlay"] is None:
         return s["camera"], s["overlay"], None
     return s["camera"], s["overlay"], (s["camera"] - s["overlay"]) % frames
+
+
+@dataclass(frozen=True)
+class LoggedFrame:
+    number: int  # frame number within the session's current run (1, 2, 3...)
+    width: int  # px of the frame the browser sent
+    height: int
+    box_source: str  # "previous", "image" or "user"
+    ms: float  # handler time
+
+
+def logged_frames(log_path: Path) -> list[LoggedFrame]:
+    """The app's log -> one entry per live frame it processed, in order."""
+    return [LoggedFrame(int(n), int(w), int(h), src, float(ms))
+            for n, w, h, src, ms in LIVE_FRAME.findall(log_path.read_text(errors="replace"))]
+
+
+def start_live(page, url: str):
+    """As a visitor: open the page, go to the live tab, allow the webcam and press Record.
+    Returns the Record/Stop button once it says Stop."""
+    from playwright.sync_api import expect
+
+    page.goto(url, wait_until="domcontentloaded")  # "networkidle" never settles offline
+    page.get_by_role("tab", name="Live webcam").click()
+    page.locator("#live-in [title='grant webcam access'] button").click()
+    record = page.locator(RECORD)
+    expect(record).to_contain_text("Record")
+    record.click()
+    expect(record).to_contain_text("Stop")
+    return record

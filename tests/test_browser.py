@@ -23,20 +23,16 @@ import pytest
 
 from pose.joints import JOINT_NAMES
 from tests.app_server import running_app
-from tests.live_camera import chromium_args, read_stamps, write_camera_clip
+from tests.live_camera import (CHROMIUM, CHROMIUM_ARGS, LIVE_OUT_IMG, LIVE_STATUS, chromium_args, logged_frames, read_stamps,
+                               start_live, write_camera_clip)
 from tests.shared_data import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHOTO = REPO / "examples" / "astronaut.jpg"
 TIMEOUT_MS = 30_000
 QUIET_S = 2.5  # how long the log must stay unchanged to count as "no new inference"
 ESTIMATED = re.compile(r" app: estimated \d+x\d+ image in \d+ ms$", re.MULTILINE)
 CAPTION = re.compile(r"^(?P<joint>[a-z_]+) (?P<score>-?\d+(?:\.\d+)?)$")
 
-LIVE_FRAME = re.compile(r" app: live frame (\d+): (\d+)x(\d+), box (\w+), ", re.MULTILINE)
-LIVE_STATUS = "#live-status textarea"
-LIVE_OUT_IMG = "#live-out img"
 LIVE_STATUS_LINE = re.compile(r"^frame (?P<frame>\d+) · (?P<fps>[\d.]+) fps · box: (?P<box>[a-z ]+) · (?P<shown>\d+)/16 joints shown$")
 CAMERA_FRAMES = 150  # the fake camera's loop: 5 s at 30 fps
 LAG_SAMPLES = 45  # overlay lag readings, 0.1 s apart
@@ -237,28 +233,15 @@ def camera_browser(playwright, shared, tmp_path_factory):
     browser.close()
 
 
-def live_frames(log_path: Path) -> list[tuple[int, int, int, str]]:
-    """Server log -> [(frame number in the session, width, height, box source)] of live frames."""
-    return [(int(n), int(w), int(h), src) for n, w, h, src in LIVE_FRAME.findall(log_path.read_text(errors="replace"))]
-
-
 def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser, app_server):
     from playwright.sync_api import expect
 
-    _, log_path = app_server
-    context = camera_browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    url, log_path = app_server
+    context, page = visitor(camera_browser)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(app_server[0], wait_until="domcontentloaded")
-    page.get_by_role("tab", name="Live webcam").click()
-    page.locator("#live-in [title='grant webcam access'] button").click()
-    record = page.locator("#live-in button[aria-label='capture photo']")
-    expect(record).to_contain_text("Record")
-    before = len(live_frames(log_path))
-    record.click()
-    expect(record).to_contain_text("Stop")
+    before = len(logged_frames(log_path))
+    record = start_live(page, url)
 
     # The overlay streams in (inline JPEGs, one per processed frame) and the person is followed.
     page.wait_for_function("sel => /^frame ([2-9]\\d|\\d{3,}) /.test(document.querySelector(sel).value)", arg=LIVE_STATUS)
@@ -280,35 +263,27 @@ def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser,
     assert late <= early + 10 and max(lags) < CAMERA_FRAMES // 2, lags
 
     # Server side: one session, frames numbered 1, 2, 3... from the camera's 640x480, tracked.
-    frames = live_frames(log_path)[before:]
-    assert [n for n, *_ in frames] == list(range(1, len(frames) + 1))
-    assert {(w, h) for _, w, h, _ in frames} == {(640, 480)}
-    assert {src for *_, src in frames[1:]} == {"previous"}
+    frames = logged_frames(log_path)[before:]
+    assert [f.number for f in frames] == list(range(1, len(frames) + 1))
+    assert {(f.width, f.height) for f in frames} == {(640, 480)}
+    assert {f.box_source for f in frames[1:]} == {"previous"}
 
     # Stop ends the session: nothing more is processed.
     record.click()
     expect(record).to_contain_text("Record")
     time.sleep(1.0)  # the frame in flight when Stop was clicked may still finish
-    stopped = len(live_frames(log_path))
+    stopped = len(logged_frames(log_path))
     time.sleep(QUIET_S)
-    assert len(live_frames(log_path)) == stopped
+    assert len(logged_frames(log_path)) == stopped
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
-def start_live(browser, url: str):
-    """A new visitor on the live tab with the camera running; returns (context, page)."""
-    from playwright.sync_api import expect
-
+def visitor(browser):
+    """A new browser context (its own session) allowed to use the camera, and its page."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url, wait_until="domcontentloaded")
-    page.get_by_role("tab", name="Live webcam").click()
-    page.locator("#live-in [title='grant webcam access'] button").click()
-    record = page.locator("#live-in button[aria-label='capture photo']")
-    record.click()
-    expect(record).to_contain_text("Stop")
     return context, page
 
 
@@ -318,14 +293,15 @@ def test_live_sessions_take_turns_when_all_slots_are_busy(camera_browser, model_
     status = "sel => /^frame \\d+ /.test(document.querySelector(sel).value)"
     env = {"POSE_LOG_LEVEL": "DEBUG", "POSE_LIVE_SESSIONS": "1", "POSE_LIVE_TURN_S": "3"}
     with running_app(model_dir, tmp_path, extra_env=env) as server:
-        first_context, first = start_live(camera_browser, server.url)
+        (first_context, first), (second_context, second) = visitor(camera_browser), visitor(camera_browser)
+        start_live(first, server.url)
         first.wait_for_function(status, arg=LIVE_STATUS)
-        second_context, second = start_live(camera_browser, server.url)  # the slot is taken: it waits
+        start_live(second, server.url)  # the slot is taken: it waits
         second.wait_for_function(status, arg=LIVE_STATUS)  # served after the first's turn
         first_then = first.input_value(LIVE_STATUS)
         first.wait_for_function("([sel, old]) => document.querySelector(sel).value !== old", arg=[LIVE_STATUS, first_then])
         # In the log: runs of frames 1, 2, 3... one per turn, at least three turns, never two at once.
-        numbers = [n for n, *_ in live_frames(server.log_path)]
+        numbers = [f.number for f in logged_frames(server.log_path)]
         starts = [i for i, n in enumerate(numbers) if n == 1]
         assert len(starts) >= 3 and starts[0] == 0, numbers
         runs = [numbers[a:b] for a, b in zip(starts, starts[1:] + [len(numbers)])]
