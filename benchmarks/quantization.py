@@ -27,6 +27,7 @@ import torch
 
 from pose import ModelSource, PoseEstimator
 from pose.config import ModelConfig
+from pose.joints import MPII
 from pose.export.cli import base_config
 from pose.export.onnx_export import check_parity, export_onnx
 from pose.export.pose_resnet import PoseResNet, load_checkpoint, write_test_checkpoint
@@ -83,7 +84,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         # 1. PoseResNet-50 from an official-format checkpoint.
-        config = base_config("resnet50", (256, 256))
+        config = base_config("resnet50", (256, 256), MPII)
         calibration = calibration_inputs(config, samples)
         ckpt = tmp / "pose_resnet_50_256x256.pth.tar"
         write_test_checkpoint(ckpt, arch="resnet50", num_joints=16, calibration=torch.from_numpy(np.concatenate(calibration)))

@@ -12,12 +12,14 @@ No model fact is hard-coded anywhere else. Example (the Simple Baselines export)
       "input": {"name": "input", "layout": "NCHW", "width": 256, "height": 256,
                 "color": "RGB", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
       "output": {"name": "heatmaps", "layout": "NCHW"},
+      "skeleton": "mpii",
       "joints": ["r_ankle", "r_knee", ..., "l_wrist"]
     }
 
-``mean`` and ``std`` apply to pixel values scaled to [0, 1]. ``joints`` names the MPII
-joint of each output channel, in channel order; channels may come in any order but must
-name each of the 16 MPII joints exactly once.
+``mean`` and ``std`` apply to pixel values scaled to [0, 1]. ``skeleton`` names the joint set
+(``pose.joints``: "mpii" or "coco"; configs written before it existed are MPII). ``joints``
+names the joint of each output channel, in channel order; channels may come in any order
+but must name each joint of the skeleton exactly once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelConfigError
-from .joints import JOINT_NAMES, NUM_JOINTS, Joint
+from .joints import SKELETONS, Skeleton
 
 CONFIG_FILENAME = "pose_config.json"
 FORMAT_VERSION = 1
@@ -54,7 +56,8 @@ class ModelConfig:
     std: tuple[float, float, float]
     output_name: str
     output_layout: str  # "NCHW" or "NHWC"
-    channel_joints: tuple[Joint, ...]  # MPII joint of each output channel, in channel order
+    skeleton: Skeleton  # the joint set the heatmaps describe
+    channel_joints: tuple[int, ...]  # skeleton joint index of each output channel, in channel order
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -76,6 +79,7 @@ class ModelConfig:
         if not _SHA256.fullmatch(sha):
             v.fail("onnx.sha256 must be 64 hexadecimal digits")
         onnx_file = v.text(onnx, "file", "onnx.")
+        skeleton = SKELETONS[v.choice(root, "skeleton", tuple(SKELETONS), default="mpii")]
         if Path(onnx_file).name != onnx_file:
             v.fail(f"onnx.file must be a plain file name beside the config, not {onnx_file!r}")
         return cls(
@@ -93,7 +97,8 @@ class ModelConfig:
             std=v.triple(inp, "std", "input.", positive=True),
             output_name=v.text(out, "name", "output."),
             output_layout=v.choice(out, "layout", LAYOUTS, "output."),
-            channel_joints=v.joints(root),
+            skeleton=skeleton,
+            channel_joints=v.joints(root, skeleton),
         )
 
     @classmethod
@@ -128,7 +133,8 @@ class ModelConfig:
                 "std": list(self.std),
             },
             "output": {"name": self.output_name, "layout": self.output_layout},
-            "joints": [j.label for j in self.channel_joints],
+            "skeleton": self.skeleton.name,
+            "joints": [self.skeleton.joints[j] for j in self.channel_joints],
         }
 
     def save(self, path: str | Path) -> None:
@@ -160,8 +166,8 @@ class _Validator:
             self.fail(f"{prefix}{key} must be a non-empty string")
         return value
 
-    def choice(self, obj: dict[str, Any], key: str, allowed: tuple[str, ...], prefix: str = "") -> str:
-        value = self.field(obj, key, prefix)
+    def choice(self, obj: dict[str, Any], key: str, allowed: tuple[str, ...], prefix: str = "", default: str | None = None) -> str:
+        value = obj.get(key, default) if default is not None else self.field(obj, key, prefix)
         if value not in allowed:
             self.fail(f"{prefix}{key} is {value!r}; expected one of {', '.join(allowed)}")
         return value
@@ -185,20 +191,19 @@ class _Validator:
             self.fail(f"{prefix}{key} must be a list of 3 {kind} (one per colour channel), not {value!r}")
         return (float(value[0]), float(value[1]), float(value[2]))
 
-    def joints(self, root: dict[str, Any]) -> tuple[Joint, ...]:
+    def joints(self, root: dict[str, Any], skeleton: Skeleton) -> tuple[int, ...]:
         names = self.field(root, "joints")
-        if not isinstance(names, list) or len(names) != NUM_JOINTS:
-            self.fail(f"joints must list the MPII joint of each of the {NUM_JOINTS} output channels")
-        joints = []
+        n = len(skeleton)
+        if not isinstance(names, list) or len(names) != n:
+            self.fail(f"joints must list the {skeleton.name} joint of each of the {n} output channels")
         for name in names:
-            if not isinstance(name, str) or name.upper() not in Joint.__members__:
-                self.fail(f"joints: unknown joint {name!r}; expected names from {', '.join(JOINT_NAMES)}")
-            joints.append(Joint.from_label(name))
-        missing = set(Joint) - set(joints)
+            if name not in skeleton.joints:
+                self.fail(f"joints: unknown {skeleton.name} joint {name!r}; expected names from {', '.join(skeleton.joints)}")
+        missing = set(skeleton.joints) - set(names)
         if missing:
-            dup = sorted({j.label for j in joints if joints.count(j) > 1})
+            dup = sorted({j for j in names if names.count(j) > 1})
             self.fail(
-                f"joints must name each MPII joint once; repeated: {', '.join(dup)}; "
-                f"missing: {', '.join(sorted(j.label for j in missing))}"
+                f"joints must name each {skeleton.name} joint once; repeated: {', '.join(dup)}; "
+                f"missing: {', '.join(sorted(missing))}"
             )
-        return tuple(joints)
+        return tuple(skeleton.index(name) for name in names)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .joints import flip_permutation
-
 
 def max_preds(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(J, H, W) heatmaps -> coords (J, 2) float heatmap px (x, y), maxvals (J,)."""
@@ -69,9 +67,10 @@ def flip_shift(input_width: int, heatmap_width: int) -> int:
     return int(np.floor(1.0 - 1.0 / stride + 0.5))
 
 
-def flip_back(heatmaps_of_flipped: np.ndarray, shift: int) -> np.ndarray:
-    """(J, H, W) heatmaps of the mirrored crop -> aligned with the original crop."""
-    out = heatmaps_of_flipped[list(flip_permutation()), :, ::-1]
+def flip_back(heatmaps_of_flipped: np.ndarray, shift: int, permutation: tuple[int, ...]) -> np.ndarray:
+    """(J, H, W) heatmaps of the mirrored crop -> aligned with the original crop; ``permutation``
+    is the skeleton's ``flip_permutation`` (left and right joints swapped)."""
+    out = heatmaps_of_flipped[list(permutation), :, ::-1]
     if shift > 0:
         shifted = out.copy()
         shifted[:, :, shift:] = out[:, :, :-shift]  # column 0 keeps its value, as in the reference

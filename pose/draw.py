@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .joints import SKELETON, Joint, Side, limb_side
+from .joints import Side
 from .result import PoseResult
 
 # RGB colours by body side: left warm, right cool, centre neutral.
@@ -40,26 +40,26 @@ def draw_skeleton(image: np.ndarray, result: PoseResult, threshold: float) -> np
     out = np.ascontiguousarray(image).copy()
     h, w = out.shape[:2]
     f = w / result.image_size[0]
-    pts = result.keypoints * f  # (16, 2) px of ``image``
+    pts = result.keypoints * f  # (J, 2) px of ``image``
     ok = result.visible(threshold)
     thickness = max(2, round(max(h, w) / 250))
     radius = thickness + 2
     shift = 4  # sub-pixel precision for cv2 drawing: coordinates x 16
     ip = np.round(pts * (1 << shift)).astype(np.int32)
-    for a, b in SKELETON:
+    skeleton = result.skeleton
+    for (a, b), side in zip(skeleton.limbs, skeleton.limb_sides):
         if ok[a] and ok[b]:
-            color = SIDE_COLORS[limb_side((a, b))]
-            cv2.line(out, tuple(ip[a]), tuple(ip[b]), color, thickness, cv2.LINE_AA, shift)
-    for j in Joint:
+            cv2.line(out, tuple(ip[a]), tuple(ip[b]), SIDE_COLORS[side], thickness, cv2.LINE_AA, shift)
+    for j, side in enumerate(skeleton.sides):
         if ok[j]:
             # With a fixed-point shift the radius is fixed-point too.
             cv2.circle(out, tuple(ip[j]), radius << shift, (255, 255, 255), -1, cv2.LINE_AA, shift)
-            cv2.circle(out, tuple(ip[j]), max(1, radius - 2) << shift, SIDE_COLORS[j.side], -1, cv2.LINE_AA, shift)
+            cv2.circle(out, tuple(ip[j]), max(1, radius - 2) << shift, SIDE_COLORS[side], -1, cv2.LINE_AA, shift)
     return out
 
 
 def heatmap_tiles(result: PoseResult) -> list[tuple[np.ndarray, str]]:
-    """16 (image, caption) pairs: each joint's heatmap colour-mapped over the model's input crop.
+    """J (image, caption) pairs: each joint's heatmap colour-mapped over the model's input crop.
 
     Each map is scaled by its own maximum (so weak joints stay visible) and resized to
     the crop; the caption gives the joint name and its confidence. All in uint8 OpenCV
@@ -68,7 +68,7 @@ def heatmap_tiles(result: PoseResult) -> list[tuple[np.ndarray, str]]:
     crop = result.crop  # (H, W, 3) uint8 RGB
     h, w = crop.shape[:2]
     tiles = []
-    for j in Joint:
+    for j, name in enumerate(result.skeleton.joints):
         hm = result.heatmaps[j]  # (Hh, Wh) float32
         if hm.shape != (h, w):
             hm = cv2.resize(hm, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -76,7 +76,7 @@ def heatmap_tiles(result: PoseResult) -> list[tuple[np.ndarray, str]]:
         level = cv2.convertScaleAbs(positive, alpha=255.0 / max(float(positive.max()), 1e-6))  # (H, W) uint8
         colored = cv2.applyColorMap(level, _JET_LUT)  # (H, W, 3) RGB
         tile = cv2.addWeighted(crop, 1.0 - HEATMAP_ALPHA, colored, HEATMAP_ALPHA, 0.0)
-        tiles.append((tile, f"{j.label} {result.scores[j]:.2f}"))
+        tiles.append((tile, f"{name} {result.scores[j]:.2f}"))
     return tiles
 
 

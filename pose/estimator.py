@@ -26,14 +26,15 @@ Box = Sequence[float]  # (x1, y1, x2, y2) px of the full-resolution image
 class PoseEstimator:
     """Holds one loaded model; ``estimate`` is safe to call from several threads."""
 
-    def __init__(self, model: PoseModel) -> None:
+    def __init__(self, model: PoseModel, fallback_reason: str | None = None) -> None:
         self.model = model
         self.config = model.config
+        self.fallback_reason = fallback_reason  # set when the bundled model stands in for the default: why
 
     @classmethod
     def load(cls, source: ModelSource | None = None, threads: int | None = None) -> PoseEstimator:
         files = fetch_model(source or ModelSource.resolve())
-        return cls(PoseModel(files.config, files.onnx_path, threads=threads))
+        return cls(PoseModel(files.config, files.onnx_path, threads=threads), files.fallback_reason)
 
     @property
     def name(self) -> str:
@@ -66,13 +67,13 @@ class PoseEstimator:
         return make_crop(image, box, self.config)
 
     def infer(self, crop: np.ndarray, flip: bool = False) -> np.ndarray:
-        """Step 2: (H, W, 3) uint8 crop -> (16, Hh, Wh) float32 heatmaps, flip-tested if asked."""
+        """Step 2: (H, W, 3) uint8 crop -> (J, Hh, Wh) float32 heatmaps, flip-tested if asked."""
         crops = np.stack([crop, crop[:, ::-1]]) if flip else crop[None]
-        heatmaps = self.model.heatmaps(crops)  # (1 or 2, 16, Hh, Wh)
+        heatmaps = self.model.heatmaps(crops)  # (1 or 2, J, Hh, Wh)
         if not flip:
             return heatmaps[0]
         shift = flip_shift(self.config.input_width, heatmaps.shape[3])
-        return (heatmaps[0] + flip_back(heatmaps[1], shift)) * 0.5
+        return (heatmaps[0] + flip_back(heatmaps[1], shift, self.config.skeleton.flip_permutation)) * 0.5
 
     def decode(self, heatmaps: np.ndarray, crop: Crop, image: LoadedImage, flip: bool = False) -> PoseResult:
         """Step 3: heatmaps -> keypoints in full-resolution image px (reference semantics)."""
@@ -81,6 +82,7 @@ class PoseEstimator:
         hm_to_image = invert_affine(crop_affine(crop.center, crop.size, (hw, hh))) / image.scale[:, None]
         keypoints, scores = decode_heatmaps(heatmaps, hm_to_image)
         return PoseResult(
+            skeleton=self.config.skeleton,
             keypoints=keypoints,
             scores=scores,
             heatmaps=np.ascontiguousarray(heatmaps, dtype=np.float32),

@@ -1,55 +1,18 @@
-"""The 16 MPII joints and the skeleton, defined once and used everywhere.
+"""The joint sets this package knows (MPII-16, COCO-17), each defined once as a ``Skeleton``.
 
-Every array of joints in this package (keypoints, scores, heatmaps) is in this order,
-the standard MPII order that Simple Baselines also outputs.
+A skeleton is one value holding everything drawing, tables, JSON, the flip test, tracking
+and metrics need: ordered joint names, limbs, the side of each joint, the flip pairs, the
+usual network input size, and for COCO the OKS sigmas. A model's ``pose_config.json`` names
+its skeleton; results carry it; nothing downstream counts joints.
+
+Every array of joints (keypoints, scores, heatmaps) is in its skeleton's order: for MPII
+the standard MPII order that Simple Baselines outputs, for COCO the COCO keypoint order.
 """
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
-
-
-class Joint(IntEnum):
-    """MPII joint index, in the standard MPII (and Simple Baselines) channel order."""
-
-    R_ANKLE = 0
-    R_KNEE = 1
-    R_HIP = 2
-    L_HIP = 3
-    L_KNEE = 4
-    L_ANKLE = 5
-    PELVIS = 6
-    THORAX = 7
-    UPPER_NECK = 8
-    HEAD_TOP = 9
-    R_WRIST = 10
-    R_ELBOW = 11
-    R_SHOULDER = 12
-    L_SHOULDER = 13
-    L_ELBOW = 14
-    L_WRIST = 15
-
-    @property
-    def label(self) -> str:
-        """Snake-case name used in configs, JSON and tables, e.g. ``"r_ankle"``."""
-        return self.name.lower()
-
-    @property
-    def side(self) -> Side:
-        if self.name.startswith("L_"):
-            return Side.LEFT
-        if self.name.startswith("R_"):
-            return Side.RIGHT
-        return Side.CENTRE
-
-    @classmethod
-    def from_label(cls, label: str) -> Joint:
-        try:
-            return cls[label.upper()]
-        except KeyError:
-            raise ValueError(
-                f"unknown joint name {label!r}; expected one of {', '.join(JOINT_NAMES)}"
-            ) from None
+from dataclasses import dataclass
+from enum import Enum
 
 
 class Side(Enum):
@@ -58,46 +21,94 @@ class Side(Enum):
     CENTRE = "centre"
 
 
-NUM_JOINTS = len(Joint)
-JOINT_NAMES: tuple[str, ...] = tuple(j.label for j in Joint)
-
-# Limbs of the MPII skeleton: pairs of joints joined by a line when drawing.
-SKELETON: tuple[tuple[Joint, Joint], ...] = (
-    (Joint.R_ANKLE, Joint.R_KNEE),
-    (Joint.R_KNEE, Joint.R_HIP),
-    (Joint.R_HIP, Joint.PELVIS),
-    (Joint.L_HIP, Joint.PELVIS),
-    (Joint.L_HIP, Joint.L_KNEE),
-    (Joint.L_KNEE, Joint.L_ANKLE),
-    (Joint.PELVIS, Joint.THORAX),
-    (Joint.THORAX, Joint.UPPER_NECK),
-    (Joint.UPPER_NECK, Joint.HEAD_TOP),
-    (Joint.R_WRIST, Joint.R_ELBOW),
-    (Joint.R_ELBOW, Joint.R_SHOULDER),
-    (Joint.R_SHOULDER, Joint.THORAX),
-    (Joint.L_SHOULDER, Joint.THORAX),
-    (Joint.L_SHOULDER, Joint.L_ELBOW),
-    (Joint.L_ELBOW, Joint.L_WRIST),
-)
+def joint_side(name: str) -> Side:
+    """``l_*`` joints are left, ``r_*`` right, the rest centre."""
+    return Side.LEFT if name.startswith("l_") else Side.RIGHT if name.startswith("r_") else Side.CENTRE
 
 
-def limb_side(limb: tuple[Joint, Joint]) -> Side:
-    """A limb is left/right if either end is, centre only if both ends are."""
-    sides = {j.side for j in limb} - {Side.CENTRE}
-    return sides.pop() if sides else Side.CENTRE
+@dataclass(frozen=True)
+class Skeleton:
+    """One joint set. Build it with ``make_skeleton``: sides and flip pairs follow from the names."""
+
+    name: str  # "mpii" or "coco": the value of "skeleton" in pose_config.json and in JSON results
+    title: str  # for people, e.g. "COCO (17 joints)"
+    joints: tuple[str, ...]  # joint names in this skeleton's order, e.g. ("r_ankle", ...)
+    limbs: tuple[tuple[int, int], ...]  # pairs of joint indices joined by a line when drawing
+    sides: tuple[Side, ...]  # (J,) side of each joint
+    limb_sides: tuple[Side, ...]  # side of each limb: left/right if its ends agree, else centre
+    flip_pairs: tuple[tuple[int, int], ...]  # (left, right) index pairs swapped by the flip test
+    flip_permutation: tuple[int, ...]  # (J,) index of each joint's mirror joint (centre: itself)
+    input_size: tuple[int, int]  # (width, height) px: the usual network input for this joint set
+    oks_sigmas: tuple[float, ...] | None = None  # (J,) COCO keypoint sigmas for OKS, where defined
+
+    def __len__(self) -> int:
+        return len(self.joints)
+
+    def index(self, joint: str) -> int:
+        try:
+            return self.joints.index(joint)
+        except ValueError:
+            raise ValueError(f"{joint!r} is not a {self.name} joint; expected one of {', '.join(self.joints)}") from None
+
+    # One instance per skeleton: copies (gr.State deep-copies, pickles) refer to it by name.
+    def __reduce__(self) -> tuple:
+        return skeleton_named, (self.name,)
+
+    def __deepcopy__(self, memo: dict) -> Skeleton:
+        return self
 
 
-# (left, right) index pairs swapped by the flip test; derived from the names,
-# equal to the reference's MPII flip_pairs [[0,5],[1,4],[2,3],[10,15],[11,14],[12,13]]
-# up to order.
-FLIP_PAIRS: tuple[tuple[int, int], ...] = tuple(
-    (int(j), int(Joint["R_" + j.name[2:]])) for j in Joint if j.side is Side.LEFT
-)
+def make_skeleton(name: str, title: str, joints: tuple[str, ...], limbs: tuple[tuple[str, str], ...],
+                  input_size: tuple[int, int], oks_sigmas: tuple[float, ...] | None = None) -> Skeleton:
+    """A Skeleton from joint names and limbs by name; sides and flip pairs derived from the names."""
+    index = {j: i for i, j in enumerate(joints)}
+    sides = tuple(joint_side(j) for j in joints)
+    limb_idx = tuple((index[a], index[b]) for a, b in limbs)
 
+    def limb_side(a: int, b: int) -> Side:
+        ends = {sides[a], sides[b]} - {Side.CENTRE}
+        return ends.pop() if len(ends) == 1 else Side.CENTRE  # l_hip-r_hip is centre
 
-def flip_permutation() -> tuple[int, ...]:
-    """Index permutation that maps each joint to its mirror joint (centre joints to themselves)."""
-    perm = list(range(NUM_JOINTS))
-    for a, b in FLIP_PAIRS:
+    pairs = tuple((i, index["r_" + j[2:]]) for i, j in enumerate(joints) if sides[i] is Side.LEFT)
+    perm = list(range(len(joints)))
+    for a, b in pairs:
         perm[a], perm[b] = b, a
-    return tuple(perm)
+    if oks_sigmas is not None and len(oks_sigmas) != len(joints):
+        raise ValueError(f"{name}: {len(oks_sigmas)} OKS sigmas for {len(joints)} joints")
+    return Skeleton(name, title, tuple(joints), limb_idx, sides, tuple(limb_side(a, b) for a, b in limb_idx),
+                    pairs, tuple(perm), input_size, oks_sigmas)
+
+
+MPII = make_skeleton(
+    "mpii", "MPII (16 joints)",
+    ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
+     "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"),
+    (("r_ankle", "r_knee"), ("r_knee", "r_hip"), ("r_hip", "pelvis"), ("l_hip", "pelvis"), ("l_hip", "l_knee"),
+     ("l_knee", "l_ankle"), ("pelvis", "thorax"), ("thorax", "upper_neck"), ("upper_neck", "head_top"),
+     ("r_wrist", "r_elbow"), ("r_elbow", "r_shoulder"), ("r_shoulder", "thorax"), ("l_shoulder", "thorax"),
+     ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")),
+    input_size=(256, 256),
+)
+
+COCO = make_skeleton(
+    "coco", "COCO (17 joints)",
+    ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+     "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle"),
+    # The 19 limbs of COCO's own "skeleton" field (person_keypoints annotations).
+    (("l_ankle", "l_knee"), ("l_knee", "l_hip"), ("r_ankle", "r_knee"), ("r_knee", "r_hip"), ("l_hip", "r_hip"),
+     ("l_shoulder", "l_hip"), ("r_shoulder", "r_hip"), ("l_shoulder", "r_shoulder"), ("l_shoulder", "l_elbow"),
+     ("r_shoulder", "r_elbow"), ("l_elbow", "l_wrist"), ("r_elbow", "r_wrist"), ("l_eye", "r_eye"),
+     ("nose", "l_eye"), ("nose", "r_eye"), ("l_eye", "l_ear"), ("r_eye", "r_ear"), ("l_ear", "l_shoulder"),
+     ("r_ear", "r_shoulder")),
+    input_size=(192, 256),
+    oks_sigmas=(.026, .025, .025, .035, .035, .079, .079, .072, .072, .062, .062, .107, .107, .087, .087, .089, .089),
+)
+
+SKELETONS: dict[str, Skeleton] = {s.name: s for s in (MPII, COCO)}
+
+
+def skeleton_named(name: str) -> Skeleton:
+    try:
+        return SKELETONS[name]
+    except KeyError:
+        raise ValueError(f"unknown skeleton {name!r}; expected one of {', '.join(SKELETONS)}") from None

@@ -51,7 +51,7 @@ class LiveFrame:
         where = {"previous": "from the previous frame", "image": "whole frame", "user": "given"}[self.result.box_source]
         fps = f"{self.fps:.1f} fps" if math.isfinite(self.fps) else "– fps"
         shown = int(self.result.visible(threshold).sum())
-        return f"frame {self.state.track.frames} · {fps} · box: {where} · {shown}/16 joints shown"
+        return f"frame {self.state.track.frames} · {fps} · box: {where} · {shown}/{len(self.result.skeleton)} joints shown"
 
 
 def live_frame(estimator: PoseEstimator, frame: np.ndarray, state: LiveState | None, now: float, *,

@@ -1,4 +1,4 @@
-"""One onnxruntime session per model: crops in, heatmaps in MPII order out.
+"""One onnxruntime session per model: crops in, heatmaps in the skeleton's joint order out.
 
 The session is created once and checked against ``pose_config.json`` at load time
 (tensor names, layouts, sizes, joint count), so a wrong model fails at start-up with a
@@ -16,7 +16,6 @@ import onnxruntime as ort
 
 from .config import ModelConfig
 from .errors import ModelConfigError, ModelError
-from .joints import NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ class PoseModel:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"onnxruntime cannot load the model file {self.onnx_path}: {first}") from None
         self._fixed_batch = self._check_io()
-        self._channels = np.argsort([int(j) for j in config.channel_joints])  # MPII joint -> output channel
+        self._channels = np.argsort(config.channel_joints)  # skeleton joint -> output channel
         log.info(
             "loaded %s from %s (%d threads, input %s %dx%d)",
             config.name, self.onnx_path, self.threads, config.input_layout, config.input_width, config.input_height,
@@ -93,15 +92,16 @@ class PoseModel:
             raise ModelConfigError(f"{where}: input {c.input_name!r} is {inputs[c.input_name].type}, expected tensor(float)")
         oshape = outputs[c.output_name].shape
         channels = oshape[1] if c.output_layout == "NCHW" else oshape[-1] if oshape else None
-        if len(oshape) != 4 or (isinstance(channels, int) and channels != NUM_JOINTS):
+        joints = len(c.skeleton)
+        if len(oshape) != 4 or (isinstance(channels, int) and channels != joints):
             raise ModelConfigError(
                 f"{where}: output {c.output_name!r} has shape {oshape}; the config says {c.output_layout} "
-                f"with {NUM_JOINTS} joint channels"
+                f"with {joints} joint channels ({c.skeleton.name})"
             )
         return ishape[0] == 1
 
     def heatmaps(self, crops: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 RGB crops -> (N, 16, Hh, Wh) float32 heatmaps in MPII joint order."""
+        """(N, H, W, 3) uint8 RGB crops -> (N, J, Hh, Wh) float32 heatmaps in the skeleton's joint order."""
         x = to_input_tensor(crops, self.config)
         if self._fixed_batch and len(x) > 1:
             out = np.concatenate([self._run(x[i : i + 1]) for i in range(len(x))])

@@ -9,14 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from .joints import Joint
+from .joints import Skeleton
 
 
 @dataclass(frozen=True)
 class PoseResult:
-    keypoints: np.ndarray  # (16, 2) float64: (x, y) in px of the upright full-resolution image, MPII order
-    scores: np.ndarray  # (16,) float64: heatmap maximum of each joint (higher = more confident)
-    heatmaps: np.ndarray  # (16, Hh, Wh) float32: raw model heatmaps, MPII order
+    skeleton: Skeleton  # the joint set: J joints, in its order in every array below
+    keypoints: np.ndarray  # (J, 2) float64: (x, y) in px of the upright full-resolution image
+    scores: np.ndarray  # (J,) float64: heatmap maximum of each joint (higher = more confident)
+    heatmaps: np.ndarray  # (J, Hh, Wh) float32: raw model heatmaps
     crop: np.ndarray  # (H, W, 3) uint8 RGB: the model's input crop (heatmaps are aligned to it)
     box: tuple[float, float, float, float]  # (x1, y1, x2, y2) px: the person box used, before padding
     image_size: tuple[int, int]  # (width, height) px of the upright full-resolution image
@@ -29,19 +30,20 @@ class PoseResult:
             a.setflags(write=False)
 
     def visible(self, threshold: float) -> np.ndarray:
-        """(16,) bool: joints whose score reaches ``threshold``."""
+        """(J,) bool: joints whose score reaches ``threshold``."""
         return self.scores >= threshold
 
     def joints(self) -> list[dict[str, Any]]:
         return [
-            {"name": j.label, "x": round(float(x), 2), "y": round(float(y), 2), "score": round(float(s), 4)}
-            for j, (x, y), s in zip(Joint, self.keypoints, self.scores)
+            {"name": j, "x": round(float(x), 2), "y": round(float(y), 2), "score": round(float(s), 4)}
+            for j, (x, y), s in zip(self.skeleton.joints, self.keypoints, self.scores)
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: model, image size, box, and the 16 joints in MPII order."""
+        """JSON-ready: model, skeleton, image size, box, and the joints in the skeleton's order."""
         return {
             "model": self.model,
+            "skeleton": self.skeleton.name,
             "image": {"width": self.image_size[0], "height": self.image_size[1]},
             "box": [round(float(v), 2) for v in self.box],
             "box_source": self.box_source,

@@ -59,7 +59,7 @@ def keypoint_box(result: PoseResult, threshold: float = DEFAULT_THRESHOLD, min_j
 class FilterState:
     """What a One Euro filter remembers between samples."""
 
-    value: np.ndarray  # the last output, same shape as the input (e.g. (16, 2) px)
+    value: np.ndarray  # the last output, same shape as the input (e.g. (J, 2) px)
     speed: np.ndarray  # its low-passed derivative, units per second, same shape
 
 

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from tests.app_server import running_app
-from tests.shared_data import make_model_dir, missing_reason, shared_available
+from tests.shared_data import BUNDLED_MODEL, make_model_dir, missing_reason, shared_available
 
 REQUIRE_SHARED = os.environ.get("POSE_REQUIRE_SHARED") == "1"
 
@@ -30,6 +30,14 @@ def estimator(model_dir):
     from pose import ModelSource, PoseEstimator
 
     return PoseEstimator.load(ModelSource(path=model_dir), threads=2)
+
+
+@pytest.fixture(scope="session")
+def coco_estimator():
+    """The bundled COCO-17 model (PP-TinyPose, in the repo: needs no ../shared)."""
+    from pose import ModelSource, PoseEstimator
+
+    return PoseEstimator.load(ModelSource(path=BUNDLED_MODEL), threads=2)
 
 
 @pytest.fixture(scope="module")

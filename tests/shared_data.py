@@ -18,7 +18,9 @@ SHARED = Path(os.environ.get("POSE_SHARED_DIR", REPO.parent / "shared"))
 SHARED_ONNX = SHARED / "models" / "efficientpose-i-mpii" / "model.onnx"
 MPII_DIR = SHARED / "data" / "mpii"
 COCO_DIR = SHARED / "data" / "coco"
+COCO_MULTI_DIR = SHARED / "data" / "coco_multi"
 FIXTURE_CONFIG = REPO / "tests" / "fixtures" / "efficientpose-i-mpii" / "pose_config.json"
+BUNDLED_MODEL = REPO / "models" / "pp-tinypose-256x192-coco"  # in the repo: no ../shared needed
 
 
 def shared_available() -> bool:
@@ -64,6 +66,31 @@ def mpii_people() -> list[MpiiPerson]:
 def mpii_person(image_name: str) -> MpiiPerson:
     """The annotated person of one shared MPII photo, by file name."""
     return next(p for p in mpii_people() if p.image.name == image_name)
+
+
+@dataclass(frozen=True)
+class CocoPerson:
+    image: Path
+    box: tuple[float, float, float, float]  # (x1, y1, x2, y2) px: the annotated box
+    joints: np.ndarray  # (17, 2) px, COCO order
+    labelled: np.ndarray  # (17,) bool: COCO visibility v > 0
+    area: float  # px²: the segmented area, OKS's scale
+
+
+def coco_people(folders: tuple[Path, ...] = (COCO_DIR, COCO_MULTI_DIR)) -> list[CocoPerson]:
+    """The annotated people (at least one labelled keypoint, not crowds) of the shared COCO photos."""
+    out = []
+    for folder in folders:
+        data = json.loads(next(folder.glob("*.json")).read_text())
+        files = {i["id"]: i["file_name"] for i in data["images"]}
+        images = folder / "images" if (folder / "images").is_dir() else folder
+        for a in data["annotations"]:
+            if a.get("iscrowd") or a.get("num_keypoints", 0) == 0:
+                continue
+            k = np.asarray(a["keypoints"], float).reshape(-1, 3)
+            x, y, w, h = a["bbox"]
+            out.append(CocoPerson(images / files[a["image_id"]], (x, y, x + w, y + h), k[:, :2], k[:, 2] > 0, float(a["area"])))
+    return out
 
 
 def make_model_dir(dest: Path, onnx: Path = SHARED_ONNX, config: Path = FIXTURE_CONFIG) -> Path:

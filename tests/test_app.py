@@ -42,15 +42,16 @@ def test_predict_endpoint(client):
     from PIL import Image
 
     assert Image.open(overlay).size == (1280, 720)
-    assert len(gallery) == 16
-    from pose.joints import JOINT_NAMES
+    from pose.joints import MPII
 
-    assert [g["caption"].split()[0] for g in gallery] == list(JOINT_NAMES)
+    assert len(gallery) == 16
+    assert [g["caption"].split()[0] for g in gallery] == list(MPII.joints)
     assert all(Path(g["image"]).is_file() for g in gallery)
     assert table["headers"] == ["joint", "x", "y", "confidence"]
     assert len(table["data"]) == 16
     assert keypoints["image"] == {"width": 1280, "height": 720}
-    assert [j["name"] for j in keypoints["joints"]] == list(JOINT_NAMES)
+    assert keypoints["skeleton"] == "mpii"
+    assert [j["name"] for j in keypoints["joints"]] == list(MPII.joints)
     assert_near_ground_truth(keypoints["joints"], person)
     assert [row[1:3] for row in table["data"]] == [[j["x"], j["y"]] for j in keypoints["joints"]]
 

@@ -5,8 +5,8 @@ import pytest
 
 from pose.config import ModelConfig
 from pose.errors import ModelConfigError
-from pose.joints import Joint
-from tests.shared_data import FIXTURE_CONFIG
+from pose.joints import COCO, MPII
+from tests.shared_data import BUNDLED_MODEL, FIXTURE_CONFIG
 
 
 @pytest.fixture
@@ -17,9 +17,22 @@ def raw() -> dict:
 def test_fixture_config_loads(raw):
     c = ModelConfig.load(FIXTURE_CONFIG)
     assert c.input_layout == "NHWC" and c.input_size == (256, 256)
-    assert c.channel_joints[0] is Joint.HEAD_TOP and c.channel_joints[-1] is Joint.L_ANKLE
+    assert c.skeleton is MPII
+    assert c.channel_joints[0] == MPII.index("head_top") and c.channel_joints[-1] == MPII.index("l_ankle")
     assert c.to_dict() == {**raw, "format_version": 1}
     assert ModelConfig.from_dict(c.to_dict()) == c
+
+
+def test_bundled_coco_config_loads():
+    c = ModelConfig.load(BUNDLED_MODEL / "pose_config.json")
+    assert c.skeleton is COCO and c.channel_joints == tuple(range(17))
+    assert c.input_size == (192, 256)  # (width, height): crops at 3:4
+
+
+def test_config_without_skeleton_is_mpii(raw):
+    """Configs written before skeletons existed name MPII joints only."""
+    del raw["skeleton"]
+    assert ModelConfig.from_dict(raw).skeleton is MPII
 
 
 @pytest.mark.parametrize(
@@ -32,8 +45,10 @@ def test_fixture_config_loads(raw):
         (lambda d: d["onnx"].update(sha256="abc"), "onnx.sha256 must be 64 hexadecimal digits"),
         (lambda d: d["onnx"].update(file="../model.onnx"), "plain file name"),
         (lambda d: d["joints"].__setitem__(1, "head_top"), "repeated: head_top; missing: upper_neck"),
-        (lambda d: d["joints"].__setitem__(1, "nose"), "unknown joint 'nose'"),
+        (lambda d: d["joints"].__setitem__(1, "nose"), "unknown mpii joint 'nose'"),
         (lambda d: d.update(joints=d["joints"][:15]), "each of the 16 output channels"),
+        (lambda d: d.update(skeleton="coco"), "each of the 17 output channels"),
+        (lambda d: d.update(skeleton="h36m"), "skeleton is 'h36m'; expected one of mpii, coco"),
         (lambda d: d.update(format_version=2), "format_version is 2"),
     ],
 )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pose.decode import decode_heatmaps, flip_back, flip_shift, max_preds, quarter_offset
-from pose.joints import FLIP_PAIRS, NUM_JOINTS
+from pose.joints import MPII
 from pose.transforms import crop_affine, invert_affine
 from tests import reference_impl as ref
 
@@ -100,7 +100,7 @@ def test_decode_maps_heatmap_pixels_to_image_pixels():
 def test_random_heatmaps_match_the_reference(seed, hm_size):
     rng = np.random.default_rng(seed)
     hw, hh = hm_size
-    heatmaps = rng.normal(size=(NUM_JOINTS, hh, hw)).astype(np.float32)
+    heatmaps = rng.normal(size=(len(MPII), hh, hw)).astype(np.float32)
     heatmaps[3] = -np.abs(heatmaps[3])  # one joint with a negative maximum
     heatmaps[4, :, :] = 0.0
     heatmaps[4, 1, 5] = 2.0  # a peak on the guarded border row
@@ -115,7 +115,7 @@ def test_random_heatmaps_match_the_reference(seed, hm_size):
 
 
 def test_flip_pairs_are_the_reference_mpii_pairs():
-    assert {frozenset(p) for p in FLIP_PAIRS} == {frozenset(p) for p in ref.MPII_FLIP_PAIRS}
+    assert {frozenset(p) for p in MPII.flip_pairs} == {frozenset(p) for p in ref.MPII_FLIP_PAIRS}
 
 
 @pytest.mark.parametrize("input_w, hm_w, shift", [(256, 64, 1), (192, 48, 1), (256, 128, 1), (256, 256, 0)])
@@ -125,10 +125,10 @@ def test_flip_shift_per_stride(input_w, hm_w, shift):
 
 def test_flip_back_and_average_match_the_reference():
     rng = np.random.default_rng(7)
-    out = rng.random((NUM_JOINTS, 64, 64)).astype(np.float32)
-    out_flipped = rng.random((NUM_JOINTS, 64, 64)).astype(np.float32)
-    ours = (out + flip_back(out_flipped, flip_shift(256, 64))) * 0.5
+    out = rng.random((len(MPII), 64, 64)).astype(np.float32)
+    out_flipped = rng.random((len(MPII), 64, 64)).astype(np.float32)
+    ours = (out + flip_back(out_flipped, flip_shift(256, 64), MPII.flip_permutation)) * 0.5
     theirs = ref.flip_test_average(out[None], out_flipped[None])[0]
     np.testing.assert_array_equal(ours, theirs)
     # At stride 1 there is no shift: flip_back is an exact mirror with channels swapped.
-    np.testing.assert_array_equal(flip_back(out_flipped, 0), ref.flip_back(out_flipped[None].copy(), ref.MPII_FLIP_PAIRS)[0])
+    np.testing.assert_array_equal(flip_back(out_flipped, 0, MPII.flip_permutation), ref.flip_back(out_flipped[None].copy(), ref.MPII_FLIP_PAIRS)[0])

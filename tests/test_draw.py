@@ -9,15 +9,20 @@ import cv2
 
 from pose.draw import HEATMAP_ALPHA, SIDE_COLORS, draw_skeleton, heatmap_tiles
 from pose.image_io import load_image
-from pose.joints import JOINT_NAMES, Joint, Side
-from tests.shared_data import mpii_people
+from pose.joints import COCO, MPII, Side
+from tests.shared_data import coco_people, mpii_people
 
 JET_RGB = {255: np.array([128, 0, 0]), 0: np.array([0, 0, 128])}  # ends of OpenCV's JET map, RGB
 
 
-@pytest.fixture(scope="module")
-def case(estimator):
-    person = mpii_people()[1]
+@pytest.fixture(scope="module", params=["mpii", "coco"])
+def case(request):
+    """(image, result) of a real person: MPII with EfficientPose-I, COCO with the bundled PP-TinyPose."""
+    if request.param == "mpii":
+        person, estimator = mpii_people()[1], request.getfixturevalue("estimator")
+    else:
+        request.getfixturevalue("shared")
+        person, estimator = coco_people()[0], request.getfixturevalue("coco_estimator")
     image = load_image(person.image)
     return image, estimator.estimate(image, box=person.box)
 
@@ -34,7 +39,10 @@ def test_overlay_draws_visible_joints_only(case):
 def test_limb_colours_by_side(case):
     image, result = case
     out = draw_skeleton(image.pixels, result, 0.0)
-    for a, b, side in [(Joint.L_SHOULDER, Joint.L_ELBOW, Side.LEFT), (Joint.R_SHOULDER, Joint.R_ELBOW, Side.RIGHT), (Joint.THORAX, Joint.UPPER_NECK, Side.CENTRE)]:
+    s = result.skeleton
+    centre = ("thorax", "upper_neck") if s is MPII else ("l_hip", "r_hip")
+    for names, side in [(("l_shoulder", "l_elbow"), Side.LEFT), (("r_shoulder", "r_elbow"), Side.RIGHT), (centre, Side.CENTRE)]:
+        a, b = (s.index(n) for n in names)
         mid = np.round((result.keypoints[a] + result.keypoints[b]) / 2).astype(int)
         assert np.abs(out[mid[1], mid[0]].astype(int) - SIDE_COLORS[side]).max() <= 40, (a, b)
 
@@ -63,11 +71,12 @@ def test_overlay_on_a_downscaled_copy_scales_the_keypoints(case):
     assert (out[y, x] != small[y, x]).any()
 
 
-def test_gallery_has_16_captioned_tiles_on_the_crop(case):
+def test_gallery_has_a_captioned_tile_per_joint_on_the_crop(case):
     _, result = case
     tiles = heatmap_tiles(result)
-    assert len(tiles) == 16
-    assert [c.split()[0] for _, c in tiles] == list(JOINT_NAMES)
+    assert len(tiles) == {MPII: 16, COCO: 17}[result.skeleton]
+    assert [c.split()[0] for _, c in tiles] == list(result.skeleton.joints)
+    assert result.crop.shape[:2] == {MPII: (256, 256), COCO: (256, 192)}[result.skeleton]
     for j, (tile, caption) in enumerate(tiles):
         assert tile.shape == result.crop.shape and tile.dtype == np.uint8
         assert caption.endswith(f"{result.scores[j]:.2f}")
@@ -76,4 +85,4 @@ def test_gallery_has_16_captioned_tiles_on_the_crop(case):
         hm = cv2.resize(result.heatmaps[j], tile.shape[1::-1]) if result.heatmaps.shape[1:] != tile.shape[:2] else result.heatmaps[j]
         for (y, x), level in ((np.unravel_index(np.argmax(hm), hm.shape), 255), (np.unravel_index(np.argmin(hm), hm.shape), 0)):
             expected = result.crop[y, x] * (1 - HEATMAP_ALPHA) + JET_RGB[level] * HEATMAP_ALPHA
-            assert np.abs(tile[y, x] - expected).max() <= 2, (JOINT_NAMES[j], level)
+            assert np.abs(tile[y, x] - expected).max() <= 2, (result.skeleton.joints[j], level)

@@ -178,3 +178,56 @@ def test_static_int8_keeps_the_real_model_accurate(shared, tmp_path):
         scores[name] = pckh(np.concatenate(hits), np.concatenate([p.visible for p in people]))
     assert scores["static"] >= 0.85, scores
     assert scores["static"] > scores["dynamic"], scores
+
+
+def test_coco_checkpoint_exports_to_a_17_joint_int8_model_that_runs_in_the_app(tmp_path):
+    """An official-format COCO checkpoint (DataParallel wrapper, random weights): the input size
+    comes from its name (256x192 = height x width), and the int8 model serves through the app."""
+    from gradio_client import Client, handle_file
+
+    from pose.joints import COCO
+    from tests.app_server import running_app
+
+    ckpt = tmp_path / "pose_resnet_50_256x192.pth.tar"
+    write_test_checkpoint(ckpt, arch="resnet50", num_joints=17, input_size=(192, 256), wrapper="module")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pose.export", "--checkpoint", ckpt, "--joints", "coco", "--out", out,
+         "--calibration", EXAMPLES, "--runs", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = ModelConfig.load(out / "pose_config.json")
+    assert cfg.skeleton is COCO and cfg.input_size == (192, 256) and cfg.channel_joints == tuple(range(17))
+    assert cfg.name == "Simple Baselines PoseResNet-50, COCO 256x192 (int8)"
+    card = (out / "README.md").read_text()
+    assert "- coco" in card and "[N, 17, 64, 48]" in card and "COCO val2017 AP of 70.4" in card
+    assert "input size 256x192 (height x width) taken from the checkpoint name" in proc.stderr
+
+    image = sorted(EXAMPLES.glob("*.jpg"))[0]
+    with running_app(out, tmp_path / "app") as app:
+        result = Client(app.url, verbose=False).predict(handle_file(str(image)), True, "", api_name="/keypoints")
+    assert result["skeleton"] == "coco" and [j["name"] for j in result["joints"]] == list(COCO.joints)
+    assert result["model"] == cfg.name
+
+
+@pytest.mark.parametrize("text, size", [("256x192", (192, 256)), ("384X288", (288, 384))])
+def test_input_size_is_height_by_width(text, size):
+    from pose.export.cli import parse_size
+
+    assert parse_size(text) == size
+
+
+def test_input_size_defaults_from_the_name_then_the_skeleton():
+    import argparse
+    from pathlib import Path
+
+    from pose.export.cli import input_size, parse_size
+    from pose.joints import COCO, MPII
+
+    assert input_size(None, Path("pose_resnet_152_384x288.pth.tar"), COCO) == (288, 384)
+    assert input_size(None, Path("model_best.pth.tar"), COCO) == (192, 256)
+    assert input_size(None, Path("final_state.pth.tar"), MPII) == (256, 256)
+    assert input_size((192, 256), Path("pose_resnet_50_256x256.pth.tar"), MPII) == (192, 256)  # the flag wins
+    with pytest.raises(argparse.ArgumentTypeError, match="HEIGHTxWIDTH"):
+        parse_size("256")

@@ -17,7 +17,7 @@ import pytest
 
 from app import App, inline_image_output
 from pose.draw import SIDE_COLORS, encode_jpeg
-from pose.joints import Joint, Side
+from pose.joints import MPII, Side
 from pose.live import LIVE_MAX_GAP_S, live_frame
 from pose.metrics import pckh, pckh_hits
 from tests.live_camera import PERSON
@@ -25,6 +25,8 @@ from tests.shared_data import mpii_person, webcam_clip
 
 FRAMES = 30
 SIZE = (640, 480)
+
+R_WRIST = MPII.index("r_wrist")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def test_mirrored_frames_give_the_real_left_and_right(estimator, clip):
     assert [state.track.frames, shown.result.box_source] == [FRAMES, "previous"]
     assert pckh(np.concatenate(hits), np.tile(person.visible, FRAMES)) >= 0.85
     # His raised arm is his right: found there, in real-frame pixels, not swapped with the left.
-    assert np.linalg.norm(shown.result.keypoints[Joint.R_WRIST] - truth[Joint.R_WRIST]) < 0.5 * head
+    assert np.linalg.norm(shown.result.keypoints[R_WRIST] - truth[R_WRIST]) < 0.5 * head
 
     # Without un-mirroring, the model sees a left-handed mirror image: the sides swap.
     state, swapped = None, []
@@ -66,7 +68,7 @@ def test_overlay_is_oriented_like_the_preview(estimator, clip):
     frame, _, _ = frames[0]
     shown = live_frame(estimator, mirror(frame), None, 0.0, mirrored=True)
     assert shown.overlay.shape == frame.shape
-    x, y = shown.result.keypoints[Joint.R_WRIST]
+    x, y = shown.result.keypoints[R_WRIST]
     mirrored_x = SIZE[0] - 1 - x
     dot = shown.overlay[round(y), round(mirrored_x)].astype(int)
     assert np.abs(dot - SIDE_COLORS[Side.RIGHT]).max() <= 30, dot

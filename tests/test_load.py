@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from benchmarks.load import run_load
-from pose.joints import JOINT_NAMES
+from pose.joints import MPII
 from tests.app_server import running_app
 
 CLIENTS, REQUESTS = 2, 5
@@ -20,7 +20,7 @@ def test_concurrent_clients_all_answered_and_memory_stays_flat(shared, model_dir
     assert run.not_run == 0
     assert len(run.results) == CLIENTS * REQUESTS
     for result in run.results:
-        assert [j["name"] for j in result["joints"]] == list(JOINT_NAMES)
+        assert [j["name"] for j in result["joints"]] == list(MPII.joints)
     assert {r["box_source"] for r in run.results} == {"user", "image"}  # MPII boxes and whole examples
     # From warm-up (every client served once: the first inference's buffers are in place) to the
     # end; the one-off first-request cost (~70 MiB) is in rss_before -> rss_warm.

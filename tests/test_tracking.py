@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pose.joints import MPII
 from pose.metrics import pckh, pckh_hits
 from pose.result import PoseResult
 from pose.tracking import PoseTracker, SmoothingParams, keypoint_box, one_euro
@@ -69,7 +70,7 @@ def test_falls_back_to_the_whole_frame_when_the_person_is_lost(estimator, clip):
 
 def fake_result(points, scores, size=(1000, 800)) -> PoseResult:
     return PoseResult(
-        keypoints=np.array(points, float), scores=np.array(scores, float), heatmaps=np.zeros((16, 4, 4), np.float32),
+        skeleton=MPII, keypoints=np.array(points, float), scores=np.array(scores, float), heatmaps=np.zeros((16, 4, 4), np.float32),
         crop=np.zeros((4, 4, 3), np.uint8), box=(0, 0, *size), image_size=size, model="test",
     )
 

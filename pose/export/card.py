@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from ..config import ModelConfig
-from ..joints import JOINT_NAMES
 from .quantize import Timing
 
 PAPER = "https://arxiv.org/abs/1804.06208"
+# What the paper reports for PoseResNet-50 (fp32, flip test), by joint set.
+PAPER_ACCURACY = {
+    "mpii": "MPII val PCKh@0.5 of 88.5 for PoseResNet-50 at 256x256",
+    "coco": "COCO val2017 AP of 70.4 for PoseResNet-50 at 256x192 (with detector boxes)",
+}
 CODE = "https://github.com/microsoft/human-pose-estimation.pytorch"
 
 
@@ -28,8 +32,8 @@ def model_card(
     )
     other = "fp32" if default_variant == "int8" else "int8"
     acc = accuracy or (
-        "Not measured by this export (no labelled data was given). The paper reports MPII val "
-        "PCKh@0.5 of 88.5 for PoseResNet-50 at 256x256 (fp32, flip test)."
+        "Not measured by this export (no labelled data was given). The paper reports "
+        f"{PAPER_ACCURACY[config.skeleton.name]} (fp32, flip test)."
     )
     return f"""---
 license: mit
@@ -40,7 +44,7 @@ tags:
 - human-pose
 - onnx
 - int8
-- mpii
+- {config.skeleton.name}
 ---
 
 # {config.name}
@@ -53,11 +57,11 @@ inference with onnxruntime.
 - **Top-down**: the input is one person's crop; the output is one heatmap per joint.
 - **Input** `{config.input_name}`: float32 {config.input_layout} [N, 3, {config.input_height}, {config.input_width}],
   RGB scaled to [0, 1], then mean {list(config.mean)} / std {list(config.std)}.
-- **Output** `{config.output_name}`: float32 [N, {len(JOINT_NAMES)}, {config.input_height // 4}, {config.input_width // 4}]
-  heatmaps (stride 4), channels in MPII order: {", ".join(JOINT_NAMES)}.
+- **Output** `{config.output_name}`: float32 [N, {len(config.skeleton)}, {config.input_height // 4}, {config.input_width // 4}]
+  heatmaps (stride 4), channels in {config.skeleton.name.upper()} order: {", ".join(config.skeleton.joints[j] for j in config.channel_joints)}.
 - **Decode**: argmax per heatmap, a quarter-pixel shift toward the higher neighbour, then the
   inverse of the crop's affine transform (see the demo's `pose/decode.py`).
-- {params / 1e6:.1f} M parameters, {macs / 1e9:.2f} G multiply-accumulates per 256x256 crop.
+- {params / 1e6:.1f} M parameters, {macs / 1e9:.2f} G multiply-accumulates per {config.input_height}x{config.input_width} crop.
 
 ## Files
 

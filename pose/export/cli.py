@@ -2,6 +2,12 @@
 
     python -m pose.export --checkpoint pose_resnet_50_256x256.pth.tar --arch resnet50 \\
         --joints mpii --out DIR [--calibration IMAGES_DIR] [--push-to-hub REPO_ID]
+    python -m pose.export --checkpoint pose_resnet_50_256x192.pth.tar --joints coco \\
+        [--input-size 256x192] --out DIR
+
+``--input-size`` is HEIGHTxWIDTH, as the official file names write it; left out, it is read
+from a checkpoint name that carries one (``..._256x192.pth.tar``), else the joint set's usual
+size (MPII 256x256, COCO 256x192).
 
 writes DIR/pose_config.json + DIR/model.onnx (static int8, the default the app loads),
 DIR/fp32/pose_config.json + DIR/fp32/model_fp32.onnx, and DIR/README.md (model card),
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shutil
 import sys
 import tempfile
@@ -26,7 +33,7 @@ import numpy as np
 from ..config import CONFIG_FILENAME, ModelConfig
 from ..errors import PoseError
 from ..hub import sha256_of
-from ..joints import Joint
+from ..joints import SKELETONS, Skeleton
 from ..model import PoseModel
 from .card import CODE, model_card
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, ParityError, check_parity, export_onnx
@@ -40,11 +47,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def base_config(arch: str, input_size: tuple[int, int]) -> ModelConfig:
-    """The pose_config.json facts of a Simple Baselines MPII export (file and sha filled in later)."""
+def base_config(arch: str, input_size: tuple[int, int], skeleton: Skeleton) -> ModelConfig:
+    """The pose_config.json facts of a Simple Baselines export, ``input_size`` (width, height) px
+    (file and sha filled in later)."""
     depth = arch.removeprefix("resnet")
     return ModelConfig(
-        name=f"Simple Baselines PoseResNet-{depth}, MPII {input_size[0]}x{input_size[1]}",
+        name=f"Simple Baselines PoseResNet-{depth}, {skeleton.name.upper()} {input_size[1]}x{input_size[0]}",
         source=CODE,
         license="MIT",
         onnx_file="model.onnx",
@@ -58,7 +66,8 @@ def base_config(arch: str, input_size: tuple[int, int]) -> ModelConfig:
         std=IMAGENET_STD,
         output_name=OUTPUT_NAME,
         output_layout="NCHW",
-        channel_joints=tuple(Joint),  # the reference's MPII channel order is the standard one
+        skeleton=skeleton,
+        channel_joints=tuple(range(len(skeleton))),  # the reference's channel orders are the standard ones
     )
 
 
@@ -74,12 +83,13 @@ def write_variant(folder: Path, onnx: Path, filename: str, config: ModelConfig, 
 
 
 def export(args: argparse.Namespace) -> Path:
-    w, h = args.input_size
-    model = PoseResNet(args.arch, num_joints=len(Joint))
+    skeleton = SKELETONS[args.joints]
+    w, h = input_size(args.input_size, args.checkpoint, skeleton)
+    model = PoseResNet(args.arch, num_joints=len(skeleton))
     load_checkpoint(model, args.checkpoint)
     model.eval()
     stats = complexity(model, (w, h))
-    config = base_config(args.arch, (w, h))
+    config = base_config(args.arch, (w, h), skeleton)
 
     calibration_dir = Path(args.calibration) if args.calibration else DEFAULT_CALIBRATION
     images = images_in(calibration_dir) if calibration_dir.is_dir() else []
@@ -152,19 +162,39 @@ def push(folder: Path, repo_id: str, tag: str | None) -> str:
 
 
 def parse_size(text: str) -> tuple[int, int]:
+    """``"256x192"`` (HEIGHTxWIDTH, as the official file names write it) -> (width, height)."""
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
+        h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 256x256, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, not {text!r}") from None
+    if not (8 <= w <= 4096 and 8 <= h <= 4096 and w % 32 == 0 and h % 32 == 0):
+        raise argparse.ArgumentTypeError(f"the input size must be multiples of 32 from 32 to 4096 px, not {text!r}")
     return w, h
+
+
+_SIZE_IN_NAME = re.compile(r"(?<!\d)(\d{2,4})x(\d{2,4})(?!\d)")
+
+
+def input_size(given: tuple[int, int] | None, checkpoint: Path, skeleton: Skeleton) -> tuple[int, int]:
+    """(width, height) px: ``--input-size``, else the size in the checkpoint's name, else the skeleton's usual one."""
+    if given:
+        return given
+    found = _SIZE_IN_NAME.search(Path(checkpoint).name)
+    if found:
+        size = parse_size(found.group(0))
+        log.info("input size %s (height x width) taken from the checkpoint name", found.group(0))
+        return size
+    return skeleton.input_size
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pose.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True, type=Path, help="official .pth.tar (plain, {'state_dict': ...} or module.-prefixed)")
     ap.add_argument("--arch", default="resnet50", choices=sorted(ARCHS))
-    ap.add_argument("--joints", default="mpii", choices=["mpii"], help="joint set (the app's pipeline is MPII's 16 joints)")
-    ap.add_argument("--input-size", type=parse_size, default=(256, 256), metavar="WxH", help="network input, default 256x256")
+    ap.add_argument("--joints", default="mpii", choices=sorted(SKELETONS), help="joint set of the checkpoint (default mpii)")
+    ap.add_argument("--input-size", type=parse_size, metavar="HxW",
+                    help="network input, HEIGHTxWIDTH as in the official names (default: from the checkpoint name, "
+                    "else 256x256 for MPII and 256x192 for COCO)")
     ap.add_argument("--out", required=True, type=Path, help="output folder")
     ap.add_argument("--calibration", help=f"folder of photos for int8 calibration (default: {DEFAULT_CALIBRATION})")
     ap.add_argument("--default", choices=["int8", "fp32"], default="int8", help="variant the app loads from the folder root")
