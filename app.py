@@ -58,6 +58,13 @@ x, y in photo pixels. One person per image: leave the box empty to use the whole
 """
 
 
+FALLBACK_NOTICE = """
+**Running the bundled {model}** ({joints}), not the Simple Baselines model from the Hugging
+Face Hub: {reason}. The bundled model is a real, smaller top-down model that works the same way;
+the README says how to run the Simple Baselines PoseResNet.
+"""
+
+
 @dataclass(frozen=True)
 class Shown:
     """What the page keeps in ``gr.State``: enough to redraw without inference."""
@@ -318,6 +325,10 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
     # Gradio keeps a copy of every output file: every 10 minutes, drop those older than an hour.
     with gr.Blocks(title="Simple Baselines pose demo", delete_cache=(600, EXPORT_MAX_AGE_S)) as demo:
         gr.Markdown(DESCRIPTION.format(model=app.estimator.name))
+        if app.estimator.fallback_reason:
+            gr.Markdown(FALLBACK_NOTICE.format(model=app.estimator.name, joints=app.estimator.config.skeleton.title,
+                                               reason=app.estimator.fallback_reason),
+                        elem_id="model-notice")
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):

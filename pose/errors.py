@@ -23,3 +23,13 @@ class ModelError(PoseError):
 
 class ModelConfigError(ModelError):
     """``pose_config.json`` is missing, malformed, or does not match the ONNX file."""
+
+
+class ModelUnavailableError(ModelError):
+    """The Hub model cannot be had right now (no network and no cache, repo or revision not
+    found, the Hub failing): the default model may fall back to the bundled one.
+    ``reason`` is the short why, e.g. "the repository was not found on the Hub"."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

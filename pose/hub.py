@@ -8,6 +8,15 @@ Hub downloads go through ``hf_hub_download`` into the normal HF cache; later run
 the cache (with a commit-hash revision, without any request at all), and
 ``HF_HUB_OFFLINE=1`` works from the cache. The ONNX file's sha256 must equal the one in
 the config; a mismatching cached file is deleted and downloaded once more.
+
+Fallback: when the *default* model cannot be had (no network and no cache, repo or revision
+not found, the Hub failing), the model bundled in ``models/`` is used instead and
+``ModelFiles.fallback_reason`` says why; ``POSE_FALLBACK=0`` turns this off. A damaged file
+(checksum mismatch) or an invalid config never falls back: that stops with its message. A
+model chosen outright (a path, or a repo by flag or ``POSE_MODEL_REPO``) never falls back.
+
+One HEAD request with a short timeout checks that the Hub answers before downloading: without
+it huggingface_hub retries a dead connection for 23 s before looking in the cache.
 """
 
 from __future__ import annotations
@@ -15,11 +24,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import CONFIG_FILENAME, ModelConfig
-from .errors import ModelConfigError, ModelError
+from .errors import ModelConfigError, ModelError, ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +37,21 @@ log = logging.getLogger(__name__)
 # --push-to-hub`, pinned to the tag created when it is published.
 DEFAULT_MODEL_REPO = "simple-baselines-demo/pose-resnet50-mpii-int8"
 DEFAULT_MODEL_REVISION = "v1"
+# Served when the default cannot be had: PP-TinyPose 256x192 (COCO-17), shipped in the repo.
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "models" / "pp-tinypose-256x192-coco"
+HUB_PROBE_TIMEOUT_S = 5.0  # s: the one HEAD that tells whether the Hub answers at all
+_RETRIED_STATUS = (408, 429, 500, 502, 503, 504)  # answers huggingface_hub retries for 23 s
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Either a local folder (``path``) or a Hub repo at a revision."""
+    """Either a local folder (``path``) or a Hub repo at a revision. ``default`` marks the
+    project's default repo, the only source that may fall back to the bundled model."""
 
     repo: str | None = None
     revision: str | None = None
     path: Path | None = None
+    default: bool = False
 
     def __str__(self) -> str:
         return str(self.path) if self.path else f"{self.repo}@{self.revision}"
@@ -53,20 +69,38 @@ class ModelSource:
         env_repo = os.environ.get("POSE_MODEL_REPO")
         if env_repo:
             return cls(repo=env_repo, revision=revision or os.environ.get("POSE_MODEL_REVISION") or "main")
-        return cls(repo=DEFAULT_MODEL_REPO, revision=revision or os.environ.get("POSE_MODEL_REVISION") or DEFAULT_MODEL_REVISION)
+        return cls(repo=DEFAULT_MODEL_REPO, revision=revision or os.environ.get("POSE_MODEL_REVISION") or DEFAULT_MODEL_REVISION,
+                   default=True)
 
 
 @dataclass(frozen=True)
 class ModelFiles:
     config: ModelConfig
     onnx_path: Path
+    fallback_reason: str | None = None  # set when the bundled model stands in for the default: why not the default
 
 
 def fetch_model(source: ModelSource) -> ModelFiles:
-    """Find (and download if needed) the config and the checksum-verified ONNX file."""
+    """Find (and download if needed) the config and the checksum-verified ONNX file; for the
+    default source, fall back to the bundled model when the Hub model cannot be had."""
     if source.path is not None:
         return _local(source.path)
-    return _from_hub(source.repo or DEFAULT_MODEL_REPO, source.revision or "main")
+    try:
+        return _from_hub(source.repo or DEFAULT_MODEL_REPO, source.revision or "main")
+    except ModelUnavailableError as e:
+        if not (source.default and fallback_enabled()):
+            raise
+        files = _local(BUNDLED_MODEL)
+        log.warning("%s; using the bundled model %s instead (POSE_FALLBACK=0 turns this off)", e, files.config.name)
+        return ModelFiles(files.config, files.onnx_path, fallback_reason=e.reason)
+
+
+def fallback_enabled() -> bool:
+    """``POSE_FALLBACK``: 1 (default) lets the default model fall back to the bundled one, 0 does not."""
+    value = os.environ.get("POSE_FALLBACK", "1").strip()
+    if value not in ("0", "1"):
+        raise ModelError(f"POSE_FALLBACK must be 0 or 1, not {value!r}")
+    return value == "1"
 
 
 def sha256_of(path: Path) -> str:
@@ -97,13 +131,14 @@ def _local(path: Path) -> ModelFiles:
 
 
 def _from_hub(repo: str, revision: str) -> ModelFiles:
-    config = ModelConfig.load(_download(repo, CONFIG_FILENAME, revision))
-    onnx = Path(_download(repo, config.onnx_file, revision))
+    down = _hub_down(repo, CONFIG_FILENAME, revision)  # None, or why only the cache is used
+    config = ModelConfig.load(_download(repo, CONFIG_FILENAME, revision, down=down))
+    onnx = Path(_download(repo, config.onnx_file, revision, down=down))
     actual = sha256_of(onnx)
     if actual != config.onnx_sha256:
         _delete_cached(onnx)
         where = f"{repo}@{revision}/{config.onnx_file}"
-        if _offline():
+        if _offline() or down:
             raise ModelError(
                 f"checksum mismatch: the cached {where} was damaged (sha256 {actual}, expected "
                 f"{config.onnx_sha256}); the bad file was deleted. It cannot be downloaded again: {_NO_NETWORK}"
@@ -126,6 +161,7 @@ def _from_hub(repo: str, revision: str) -> ModelFiles:
     return ModelFiles(config, onnx)
 
 
+_NO_CONNECTION = "there is no network connection"
 _NO_NETWORK = (
     "no network connection (or HF_HUB_OFFLINE=1) and no cached copy. "
     "Run once with network access to fill the cache, or set POSE_MODEL_PATH to a local model folder."
@@ -138,7 +174,34 @@ def _offline() -> bool:
     return constants.is_offline_mode()
 
 
-def _download(repo: str, filename: str, revision: str, force: bool = False) -> str:
+def _hub_down(repo: str, filename: str, revision: str) -> str | None:
+    """Why only the cache can be used: the Hub cannot be reached (one HEAD, short timeout, no
+    retries) or answers with a status huggingface_hub would retry. None when it answers, and
+    without a request when offline mode is on or a commit-hash revision is already cached."""
+    import httpx2
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if _offline() or (_COMMIT.fullmatch(revision) and isinstance(try_to_load_from_cache(repo, filename, revision=revision), str)):
+        return None
+    try:
+        get_hf_file_metadata(hf_hub_url(repo, filename, revision=revision), timeout=HUB_PROBE_TIMEOUT_S)
+    except HfHubHTTPError as e:
+        if e.response is not None and e.response.status_code in _RETRIED_STATUS:
+            log.debug("the Hub answered HTTP %d: using the local cache only", e.response.status_code)
+            return f"the Hub answered HTTP {e.response.status_code}"
+    except (httpx2.TransportError, OSError) as e:
+        log.debug("the Hub cannot be reached (%s): using the local cache only", e)
+        return _NO_CONNECTION
+    return None
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def _download(repo: str, filename: str, revision: str, force: bool = False, down: str | None = None) -> str:
+    """The cached path of one file of the repo, downloaded if needed; ``down`` (why the Hub
+    cannot be used) restricts it to the cache."""
     # Imported here: huggingface_hub reads HF_ENDPOINT / HF_HUB_OFFLINE at import time.
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
@@ -152,22 +215,33 @@ def _download(repo: str, filename: str, revision: str, force: bool = False) -> s
 
     what = f"{filename} from Hugging Face Hub repo {repo}@{revision}"
     try:
-        return hf_hub_download(repo_id=repo, filename=filename, revision=revision, force_download=force)
+        return hf_hub_download(repo_id=repo, filename=filename, revision=revision, force_download=force,
+                               local_files_only=down is not None)
     except RevisionNotFoundError:
-        raise ModelError(f"cannot download {what}: revision {revision!r} not found in the repo") from None
+        raise ModelUnavailableError(f"cannot download {what}: revision {revision!r} not found in the repo",
+                                    f"revision {revision!r} of {repo} was not found on the Hub") from None
     except RepositoryNotFoundError:
-        raise ModelError(
-            f"cannot download {what}: repository not found (check the name; a private repo needs HF_TOKEN)"
+        raise ModelUnavailableError(
+            f"cannot download {what}: repository not found (check the name; a private repo needs HF_TOKEN)",
+            f"the repository {repo} was not found on the Hub",
         ) from None
     # LocalEntryNotFoundError subclasses EntryNotFoundError: it must be caught first.
     except (LocalEntryNotFoundError, OfflineModeIsEnabled):
-        raise ModelError(f"cannot download {what}: {_NO_NETWORK}") from None
+        if down and down != _NO_CONNECTION:
+            raise ModelUnavailableError(f"cannot download {what}: {down}, and there is no cached copy",
+                                        f"{down} and there is no cached copy") from None
+        raise ModelUnavailableError(f"cannot download {what}: {_NO_NETWORK}",
+                                    f"{_NO_CONNECTION} and no cached copy") from None
     except EntryNotFoundError:
         raise ModelError(f"cannot download {what}: the repo has no file {filename!r}") from None
     except HfHubHTTPError as e:
         status = e.response.status_code if e.response is not None else "?"
-        raise ModelError(f"cannot download {what}: the Hub answered HTTP {status}") from None
-    except (OSError, ValueError) as e:  # connection resets, disk full, ...
+        raise ModelUnavailableError(f"cannot download {what}: the Hub answered HTTP {status}",
+                                    f"the Hub answered HTTP {status}") from None
+    except OSError as e:  # connection resets, ...
+        raise ModelUnavailableError(f"cannot download {what}: {type(e).__name__}: {e}",
+                                    f"the download failed ({type(e).__name__})") from None
+    except ValueError as e:
         raise ModelError(f"cannot download {what}: {type(e).__name__}: {e}") from None
 
 

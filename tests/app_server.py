@@ -51,7 +51,7 @@ def _answers(url: str) -> bool:
 
 @contextmanager
 def running_app(
-    model_dir: Path,
+    model_dir: Path | None,
     workdir: Path,
     *,
     threads: int = 2,
@@ -60,14 +60,20 @@ def running_app(
     extra_env: dict[str, str] | None = None,
     timeout_s: float = STARTUP_TIMEOUT_S,
 ) -> Iterator[Server]:
-    """``python app.py`` on a free loopback port until the block ends (then killed, with children)."""
+    """``python app.py`` on a free loopback port until the block ends (then killed, with children).
+
+    ``model_dir=None`` starts it as on a fresh clone: no model settings and no Hugging Face
+    settings from this environment (pass ``HF_ENDPOINT`` / ``HF_HOME`` in ``extra_env``)."""
     port = free_port()
     temp = workdir / "gradio-temp"  # the server's upload/output cache, gone with workdir
     temp.mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)  # its other temporary files (e.g. exports), likewise
+    inherited = os.environ if model_dir is not None else {
+        k: v for k, v in os.environ.items() if not k.startswith(("POSE_MODEL_", "POSE_FALLBACK", "HF_", "HUGGINGFACE_"))
+    }
     env = {
-        **os.environ,
-        "POSE_MODEL_PATH": str(model_dir),
+        **inherited,
+        **({"POSE_MODEL_PATH": str(model_dir), "HF_HUB_OFFLINE": "1"} if model_dir is not None else {}),
         "POSE_THREADS": str(threads),
         "POSE_CONCURRENCY_LIMIT": str(concurrency_limit),
         "POSE_QUEUE_MAX_SIZE": str(max_size),
@@ -76,7 +82,6 @@ def running_app(
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(temp),
         "TMPDIR": str(workdir / "tmp"),
-        "HF_HUB_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
         **(extra_env or {}),
     }

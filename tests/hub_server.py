@@ -101,6 +101,7 @@ class HubServer:
         self._repos: dict[str, _Repo] = {}
         self._breaks: dict[tuple[str, str], int] = {}
         self._requests: list[tuple[str, str]] = []
+        self._fail_status: int | None = None
         handler = type("_BoundHandler", (_Handler,), {"hub": self})
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.hub = self
@@ -135,6 +136,18 @@ class HubServer:
         with self._lock:
             repo = self._repos.setdefault(repo_id, _Repo.new(repo_id))
             repo.commits[repo.refs["main"]][filename] = Path(path)
+
+    def add_tag(self, repo_id: str, tag: str) -> None:
+        """Tag the latest commit of ``repo_id`` (a repo made with :meth:`add_file`)."""
+        with self._lock:
+            repo = self._repos[repo_id]
+            repo.refs[tag] = repo.refs["main"]
+
+    def fail_downloads(self, status: int | None) -> None:
+        """Answer every download (HEAD and GET) with this HTTP status, as a Hub outage would;
+        None serves normally again."""
+        with self._lock:
+            self._fail_status = status
 
     def commit_for(self, repo_id: str) -> str:
         """The latest commit ("main") of ``repo_id``: the sha1 hex of the repo id until
@@ -229,6 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) != 5 or parts[2] != "resolve" or not parts[4]:
             return self._error(None, "Not found", body)
         repo_id, revision, filename = f"{parts[0]}/{parts[1]}", parts[3], parts[4]
+        if hub._fail_status is not None:
+            return self._reply(hub._fail_status, {"Content-Type": "text/plain"}, b"Service unavailable", body)
         with hub._lock:
             repo = hub._repos.get(repo_id)
             commit = repo.resolve(revision) if repo else None

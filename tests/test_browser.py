@@ -21,19 +21,21 @@ from pathlib import Path
 
 import pytest
 
-from pose.joints import JOINT_NAMES
+from pose.draw import SIDE_COLORS
+from pose.joints import COCO, Side
 from tests.app_server import running_app
 from tests.live_camera import (CHROMIUM, CHROMIUM_ARGS, LIVE_OUT_IMG, LIVE_STATUS, chromium_args, logged_frames, read_stamps,
                                start_live, write_camera_clip)
 from tests.shared_data import REPO
+from tests.test_hub import dead_endpoint
 
-PHOTO = REPO / "examples" / "astronaut.jpg"
+PHOTO = REPO / "examples" / "01_sport_skiing_000000000785.jpg"
 TIMEOUT_MS = 30_000
 QUIET_S = 2.5  # how long the log must stay unchanged to count as "no new inference"
 ESTIMATED = re.compile(r" app: estimated \d+x\d+ image in \d+ ms$", re.MULTILINE)
 CAPTION = re.compile(r"^(?P<joint>[a-z_]+) (?P<score>-?\d+(?:\.\d+)?)$")
 
-LIVE_STATUS_LINE = re.compile(r"^frame (?P<frame>\d+) · (?P<fps>[\d.]+) fps · box: (?P<box>[a-z ]+) · (?P<shown>\d+)/16 joints shown$")
+LIVE_STATUS_LINE = re.compile(r"^frame (?P<frame>\d+) · (?P<fps>[\d.]+) fps · box: (?P<box>[a-z ]+) · (?P<shown>\d+)/(?P<joints>\d+) joints shown$")
 CAMERA_FRAMES = 150  # the fake camera's loop: 5 s at 30 fps
 LAG_SAMPLES = 45  # overlay lag readings, 0.1 s apart
 
@@ -106,10 +108,19 @@ def browser(playwright):
 
 
 @pytest.fixture(scope="module")
-def app_server(model_dir, tmp_path_factory):
-    """(url, log_path): a server of its own, so the inference count starts at 0. DEBUG logs
-    a line per live webcam frame (photo inferences are counted from other lines)."""
-    with running_app(model_dir, tmp_path_factory.mktemp("browser-app"), extra_env={"POSE_LOG_LEVEL": "DEBUG"}) as running:
+def app_server(tmp_path_factory):
+    """(url, log_path): the app as on a fresh clone without network (the bundled COCO model),
+    a server of its own, so the inference count starts at 0."""
+    tmp = tmp_path_factory.mktemp("browser-app")
+    env = {"HF_ENDPOINT": dead_endpoint(), "HF_HOME": str(tmp / "hf")}
+    with running_app(None, tmp, extra_env=env) as running:
+        yield running.url, running.log_path
+
+
+@pytest.fixture(scope="module")
+def live_server(model_dir, tmp_path_factory):
+    """(url, log_path) of the app on the shared MPII model; DEBUG logs a line per live webcam frame."""
+    with running_app(model_dir, tmp_path_factory.mktemp("live-app"), extra_env={"POSE_LOG_LEVEL": "DEBUG"}) as running:
         yield running.url, running.log_path
 
 
@@ -158,40 +169,55 @@ def test_upload_threshold_redraws_without_inference_flip_reruns(page, app_server
     overlay.wait_for(state="visible")
     assert "Skeleton overlay" in page.locator("#overlay").inner_text()
     first_src = overlay_changed_from(page, "")
-    page.locator(GALLERY_ITEM).nth(len(JOINT_NAMES) - 1).wait_for(state="attached")
-    page.locator(TABLE_FIRST_CELLS).nth(len(JOINT_NAMES) - 1).wait_for(state="attached")
+    page.locator(GALLERY_ITEM).nth(len(COCO) - 1).wait_for(state="attached")
+    page.locator(TABLE_FIRST_CELLS).nth(len(COCO) - 1).wait_for(state="attached")
     wait_until_idle(page)
     wait_for_inferences(log_path, start + 1)  # exactly one inference for one upload
 
-    # Gallery: 16 heatmaps, captioned "<joint> <confidence>" in MPII order.
+    # The page says which model runs, and why not the Simple Baselines one.
+    notice = page.locator("#model-notice").inner_text()
+    assert "Running the bundled PP-TinyPose" in notice and "no network connection" in notice, notice
+
+    # The COCO overlay: the skier's left limbs orange, right limbs blue, both drawn.
+    import cv2
+    import numpy as np
+
+    jpeg = page.request.get(first_src).body()
+    drawn = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(int)
+    for side in (Side.LEFT, Side.RIGHT):
+        near = (np.abs(drawn - SIDE_COLORS[side]).max(axis=2) <= 40).sum()
+        assert near >= 100, (side, near)
+
+    # Gallery: 17 heatmaps, captioned "<joint> <confidence>" in COCO order.
     assert "Joint heatmaps" in page.locator("#gallery").inner_text()
     items = page.locator(GALLERY_ITEM)
-    assert items.count() == len(JOINT_NAMES)
-    assert items.locator("img").count() == len(JOINT_NAMES)
+    assert items.count() == len(COCO)
+    assert items.locator("img").count() == len(COCO)
     captions = [c.strip() for c in items.locator(GALLERY_CAPTION).all_inner_texts()]
     matches = [CAPTION.match(c) for c in captions]
     assert all(matches), captions
-    assert [m["joint"] for m in matches] == list(JOINT_NAMES)
-    assert all(0.0 <= float(m["score"]) <= 1.0 for m in matches), captions
+    assert [m["joint"] for m in matches] == list(COCO.joints)
+    # Heatmap peaks: training targets peak at 1, and a trained model's stay near it (up to 1.04 seen).
+    assert all(0.0 <= float(m["score"]) <= 1.2 for m in matches), captions
 
-    # Table: 16 data rows (plus the header row), first cells the joint names in MPII order.
+    # Table: 17 data rows (plus the header row), first cells the joint names in COCO order.
     grid = page.locator(TABLE_GRID)
     assert grid.get_attribute("aria-label") == "Joints"
-    assert grid.get_attribute("aria-rowcount") == str(len(JOINT_NAMES) + 1)
-    assert [c.strip() for c in page.locator(TABLE_FIRST_CELLS).all_inner_texts()] == list(JOINT_NAMES)
+    assert grid.get_attribute("aria-rowcount") == str(len(COCO) + 1)
+    assert [c.strip() for c in page.locator(TABLE_FIRST_CELLS).all_inner_texts()] == list(COCO.joints)
 
-    # Threshold 0.2 -> 0.0 in the number box.
+    # Threshold 0.2 -> 0.85 in the number box (the skier's joints score 0.42 to 1.04: some go).
     before = overlay.screenshot()
     number = page.locator(THRESHOLD_NUMBER)
-    number.fill("0")
+    number.fill("0.85")
     number.blur()
     all_joints_src = overlay_changed_from(page, first_src)
-    expect(page.locator(THRESHOLD_RANGE)).to_have_value("0")
+    expect(page.locator(THRESHOLD_RANGE)).to_have_value("0.85")
     after = overlay.screenshot()
     assert after != before, "the overlay's pixels did not change with the threshold"
     assert_inferences_stay(log_path, start + 1)  # redrawn from gr.State, no inference
 
-    # Drag the slider to its right end (threshold 1.0): no joint is drawn, still no inference.
+    # Drag the slider to its right end (threshold 1.0): (nearly) no joint is drawn, still no inference.
     box = page.locator(THRESHOLD_RANGE).bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
     page.mouse.down()
@@ -233,10 +259,10 @@ def camera_browser(playwright, shared, tmp_path_factory):
     browser.close()
 
 
-def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser, app_server):
+def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser, live_server):
     from playwright.sync_api import expect
 
-    url, log_path = app_server
+    url, log_path = live_server
     context, page = visitor(camera_browser)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -248,6 +274,7 @@ def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser,
     status = LIVE_STATUS_LINE.match(page.input_value(LIVE_STATUS))
     assert status, page.input_value(LIVE_STATUS)
     assert status["box"] == "from the previous frame" and int(status["shown"]) >= 10, status.string
+    assert status["joints"] == "16", status.string  # the MPII model
     assert page.locator(LIVE_OUT_IMG).get_attribute("src").startswith("data:image/jpeg;base64,")
 
     # The overlay keeps up: how many camera frames it is behind (read from the frames' stamps)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pose.errors import ModelConfigError, ModelError
-from pose.hub import DEFAULT_MODEL_REPO, DEFAULT_MODEL_REVISION, ModelSource, fetch_model
+from pose.hub import BUNDLED_MODEL, DEFAULT_MODEL_REPO, DEFAULT_MODEL_REVISION, ModelSource, fetch_model
 from tests.hub_server import HubServer
 from tests.shared_data import FIXTURE_CONFIG, MPII_DIR, REPO, SHARED_ONNX
 
@@ -42,16 +42,19 @@ def hub(shared):
 
 
 def run_pose(
-    endpoint: str, hf_home: Path, revision: str = "main", repo: str = REPO_ID, offline: bool = False
+    endpoint: str, hf_home: Path, revision: str | None = "main", repo: str | None = REPO_ID, offline: bool = False,
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[int, str, list | None]:
-    """Run ``python -m pose`` on one MPII image; return (exit code, stderr, parsed JSON or None)."""
+    """Run ``python -m pose`` on one MPII image; return (exit code, stderr, parsed JSON or None).
+    ``repo=None`` runs it as on a fresh clone: no model settings, the project's default repo."""
     image = sorted(MPII_DIR.glob("*.jpg"))[0]
     out = hf_home.parent / f"out-{next(_runs)}.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSE_MODEL_", "HF_", "HUGGINGFACE_"))}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1", POSE_THREADS="1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSE_MODEL_", "POSE_FALLBACK", "HF_", "HUGGINGFACE_"))}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1", POSE_THREADS="1", **(env_extra or {}))
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
-    cmd = [sys.executable, "-m", "pose", str(image), "--model-repo", repo, "--model-revision", revision, "--json", str(out)]
+    model = ["--model-repo", repo, "--model-revision", revision] if repo else []
+    cmd = [sys.executable, "-m", "pose", str(image), *model, "--json", str(out)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     result = json.loads(out.read_text()) if out.is_file() else None
     return proc.returncode, proc.stderr, result
@@ -131,11 +134,16 @@ def test_offline_with_empty_cache_fails_clearly(hub, tmp_path, shared):
     assert hub.requests == []
 
 
-def test_no_network_with_empty_cache_fails_clearly(tmp_path, shared):
+def dead_endpoint() -> str:
+    """A loopback URL with nothing listening: connections are refused, as with no network."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code, err, result = run_pose(f"http://127.0.0.1:{port}", tmp_path / "hf")
+    return f"http://127.0.0.1:{port}"
+
+
+def test_no_network_with_empty_cache_fails_clearly(tmp_path, shared):
+    code, err, result = run_pose(dead_endpoint(), tmp_path / "hf")
     assert code == 2 and result is None
     assert "no network connection" in err and "POSE_MODEL_PATH" in err, err
 
@@ -206,6 +214,82 @@ def test_hub_serves_onnx_with_wrong_checksum(hub, tmp_path, shared):
     assert not [p for p in repo_cache.glob("blobs/*") if p.stat().st_size == SHARED_ONNX.stat().st_size]
 
 
+# ---- The default model and the bundled fallback -----------------------------------------------
+
+BUNDLED_NAME = json.loads((BUNDLED_MODEL / CONFIG).read_text())["name"]
+
+
+@pytest.fixture
+def default_hub(hub):
+    """The hub also serving the project's default repo at its pinned tag (the shared MPII model)."""
+    hub.add_file(DEFAULT_MODEL_REPO, CONFIG, FIXTURE_CONFIG)
+    hub.add_file(DEFAULT_MODEL_REPO, ONNX, SHARED_ONNX)
+    hub.add_tag(DEFAULT_MODEL_REPO, DEFAULT_MODEL_REVISION)
+    return hub
+
+
+def assert_fell_back(code: int, err: str, result: list | None, why: str) -> None:
+    assert code == 0, err
+    assert result[0]["model"] == BUNDLED_NAME and result[0]["skeleton"] == "coco", result
+    assert len(result[0]["joints"]) == 17
+    warnings = [line for line in err.splitlines() if "using the bundled model" in line]
+    assert len(warnings) == 1 and why in warnings[0] and BUNDLED_NAME in warnings[0], err
+
+
+def test_fresh_clone_without_network_runs_the_bundled_model(tmp_path, shared):
+    code, err, result = run_pose(dead_endpoint(), tmp_path / "hf", repo=None)
+    assert_fell_back(code, err, result, "no network connection")
+    assert "Retrying" not in err  # one refused HEAD, not huggingface_hub's 23 s of retries
+
+
+def test_hub_outage_falls_back_after_one_request(default_hub, tmp_path, shared):
+    default_hub.fail_downloads(503)
+    code, err, result = run_pose(default_hub.endpoint, tmp_path / "hf", repo=None)
+    assert_fell_back(code, err, result, "the Hub answered HTTP 503, and there is no cached copy")
+    assert resolves(default_hub) == [("HEAD", f"/{DEFAULT_MODEL_REPO}/resolve/{DEFAULT_MODEL_REVISION}/{CONFIG}")]
+
+
+@pytest.mark.parametrize("unpublished, why", [("repo", "repository not found"), ("tag", "revision 'v1' not found")])
+def test_unpublished_default_falls_back(hub, tmp_path, shared, unpublished, why):
+    if unpublished == "tag":  # the repo exists, the pinned tag does not
+        hub.add_file(DEFAULT_MODEL_REPO, CONFIG, FIXTURE_CONFIG)
+        hub.add_file(DEFAULT_MODEL_REPO, ONNX, SHARED_ONNX)
+    code, err, result = run_pose(hub.endpoint, tmp_path / "hf", repo=None)
+    assert_fell_back(code, err, result, why)
+
+
+def test_published_default_is_used(default_hub, tmp_path, shared):
+    code, err, result = run_pose(default_hub.endpoint, tmp_path / "hf", repo=None)
+    assert code == 0, err
+    assert result[0]["model"] == MODEL_NAME and result[0]["skeleton"] == "mpii"
+    assert "bundled" not in err
+    assert len(gets(default_hub, ONNX)) == 1
+
+
+def test_damaged_default_never_falls_back(default_hub, tmp_path, shared):
+    hf = tmp_path / "hf"
+    assert run_pose(default_hub.endpoint, hf, repo=None)[0] == 0
+    snapshot = hf / "hub" / "models--simple-baselines-demo--pose-resnet50-mpii-int8" / "snapshots"
+    corrupt(next(snapshot.glob(f"*/{ONNX}")))
+    code, err, result = run_pose(default_hub.endpoint, hf, repo=None, offline=True)
+    assert code == 2 and result is None
+    assert "checksum mismatch" in err and "bundled" not in err, err
+
+
+def test_fallback_can_be_turned_off_and_explicit_repos_never_fall_back(hub, tmp_path, shared):
+    code, err, result = run_pose(hub.endpoint, tmp_path / "hf", repo=None, env_extra={"POSE_FALLBACK": "0"})
+    assert code == 2 and result is None and "repository not found" in err and "bundled" not in err, err
+    code, err, result = run_pose(hub.endpoint, tmp_path / "hf", repo="test-org/no-such-model")
+    assert code == 2 and "bundled" not in err, err
+    code, err, _ = run_pose(hub.endpoint, tmp_path / "hf", repo=None, env_extra={"POSE_FALLBACK": "maybe"})
+    assert code == 2 and "POSE_FALLBACK must be 0 or 1, not 'maybe'" in err, err
+
+
+def test_bundled_model_chosen_outright():
+    files = fetch_model(ModelSource.resolve(path=BUNDLED_MODEL))
+    assert files.config.name == BUNDLED_NAME and files.fallback_reason is None
+
+
 # ---- Local folder and precedence (in-process, no Hub) ----------------------------------------
 
 
@@ -238,7 +322,7 @@ def test_local_folder_missing_config(tmp_path):
 def test_resolve_precedence(monkeypatch, tmp_path):
     for name in ("POSE_MODEL_PATH", "POSE_MODEL_REPO", "POSE_MODEL_REVISION"):
         monkeypatch.delenv(name, raising=False)
-    assert ModelSource.resolve() == ModelSource(repo=DEFAULT_MODEL_REPO, revision=DEFAULT_MODEL_REVISION)
+    assert ModelSource.resolve() == ModelSource(repo=DEFAULT_MODEL_REPO, revision=DEFAULT_MODEL_REVISION, default=True)
 
     monkeypatch.setenv("POSE_MODEL_REPO", "env-org/model")
     assert ModelSource.resolve() == ModelSource(repo="env-org/model", revision="main")
