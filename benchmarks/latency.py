@@ -1,16 +1,20 @@
-"""Median per-stage latency of the pipeline on a 1920x1080 photo, 2 onnxruntime threads.
+"""Median per-stage latency of the pipeline on a 1920x1080 photo, for each model in one run.
 
-    python -m benchmarks.latency [--runs 50] [--threads 2] [--flip]
+    python -m benchmarks.latency [--runs 50] [--threads 2] [--flip] [--no-pose-resnet] [--model-path DIR ...]
 
-Uses the real model and photos in ../shared (the photo is an MPII image upscaled to
-1920x1080 and encoded as JPEG at quality 90). Prints the median of each stage, the
-total, and the share outside inference (target: <= 10 ms).
+Models (default): the shared EfficientPose-I (MPII, 256x256 heatmaps), the bundled PP-TinyPose
+(COCO, 256x192), and the int8 PoseResNet-50 exported from a random-weight checkpoint in the
+official format (made on the fly, about a minute; speed only). ``--model-path`` replaces them.
+The photo is an MPII image upscaled to 1920x1080 and encoded as JPEG at quality 90. Prints the
+median of each stage (decode = reading the JPEG, draw = overlay + heatmap gallery), the total,
+and the share outside inference (target: <= 10 ms).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import logging
 import statistics
 import sys
 import tempfile
@@ -19,9 +23,15 @@ from pathlib import Path
 
 from PIL import Image
 
+from benchmarks.models import standard_models
 from pose import ModelSource, PoseEstimator
 from pose.draw import draw_skeleton, fit_for_display, heatmap_tiles
-from tests.shared_data import make_model_dir, missing_reason, mpii_people, shared_available
+from tests.shared_data import missing_reason, mpii_people, shared_available
+
+STAGES = ("image decode", "crop", "inference", "heatmap decode", "draw overlay + gallery")
+SHORT = ("decode", "crop", "inference", "hm decode", "draw")  # column headings
+BOX = (600.0, 40.0, 1500.0, 1060.0)  # px of the 1080p photo: the person
+
 
 def photo_1080p() -> bytes:
     person = mpii_people()[0]
@@ -31,52 +41,62 @@ def photo_1080p() -> bytes:
     return buf.getvalue()
 
 
+def stage_medians(est: PoseEstimator, photo: Path, runs: int, flip: bool) -> dict[str, float]:
+    """Median ms of each stage, as app.py runs them, after 3 warm-up runs."""
+    stages: dict[str, list[float]] = {k: [] for k in STAGES}
+    for i in range(runs + 3):
+        t = [time.perf_counter()]
+        image = est.read(photo, BOX)  # decoded at the resolution the crop uses
+        t.append(time.perf_counter())
+        crop = est.prepare(image, BOX)
+        t.append(time.perf_counter())
+        heatmaps = est.infer(crop.pixels, flip)
+        t.append(time.perf_counter())
+        result = est.decode(heatmaps, crop, image, flip)
+        t.append(time.perf_counter())
+        draw_skeleton(fit_for_display(image.pixels), result, 0.2)
+        heatmap_tiles(result)
+        t.append(time.perf_counter())
+        if i >= 3:
+            for name, a, b in zip(stages, t, t[1:]):
+                stages[name].append((b - a) * 1e3)
+    return {k: statistics.median(v) for k, v in stages.items()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--flip", action="store_true")
-    ap.add_argument("--model-path", help="model folder (default: the shared EfficientPose-I with the test config)")
+    ap.add_argument("--no-pose-resnet", action="store_true", help="skip the int8 PoseResNet-50 (needs PyTorch to make)")
+    ap.add_argument("--model-path", action="append", help="model folder(s) to measure instead of the default three")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
     if not shared_available():
         print(missing_reason(), file=sys.stderr)
         return 2
 
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model_path or make_model_dir(Path(tmp) / "model")
-        est = PoseEstimator.load(ModelSource(path=model_dir), threads=args.threads)
+        models = ({Path(p).name: Path(p) for p in args.model_path} if args.model_path
+                  else standard_models(Path(tmp), with_pose_resnet=not args.no_pose_resnet))
         photo = Path(tmp) / "photo.jpg"
         photo.write_bytes(photo_1080p())
-        box = (600.0, 40.0, 1500.0, 1060.0)
+        table = {}
+        for label, folder in models.items():
+            est = PoseEstimator.load(ModelSource(path=folder), threads=args.threads)
+            table[label] = (est, stage_medians(est, photo, args.runs, args.flip))
 
-        stages: dict[str, list[float]] = {k: [] for k in ("image decode", "crop", "inference", "heatmap decode", "draw overlay + gallery")}
-        for i in range(args.runs + 3):
-            t = [time.perf_counter()]
-            image = est.read(photo, box)  # as app.py: decoded at the resolution the crop uses
-            t.append(time.perf_counter())
-            crop = est.prepare(image, box)
-            t.append(time.perf_counter())
-            heatmaps = est.infer(crop.pixels, args.flip)
-            t.append(time.perf_counter())
-            result = est.decode(heatmaps, crop, image, args.flip)
-            t.append(time.perf_counter())
-            draw_skeleton(fit_for_display(image.pixels), result, 0.2)  # as app.py
-            heatmap_tiles(result)
-            t.append(time.perf_counter())
-            if i >= 3:  # warm-up
-                for name, a, b in zip(stages, t, t[1:]):
-                    stages[name].append((b - a) * 1e3)
-
-    med = {k: statistics.median(v) for k, v in stages.items()}
-    total = sum(med.values())
-    outside = total - med["inference"]
-    print(f"model: {est.name} ({est.config.input_width}x{est.config.input_height}, heatmaps {heatmaps.shape[2]}x{heatmaps.shape[1]})")
-    print(f"photo: 1920x1080 JPEG, {args.threads} threads, flip={args.flip}, median of {args.runs} runs")
-    for k, v in med.items():
-        print(f"  {k:<24}{v:8.2f} ms  {v / total:6.1%}")
-    print(f"  {'total':<24}{total:8.2f} ms")
-    print(f"outside inference: {outside:.2f} ms (target <= 10 ms: {'met' if outside <= 10 else 'NOT met'}), "
-          f"{outside / total:.1%} of the total; inference/other ratio {med['inference'] / outside:.1f}x")
+    print(f"photo: 1920x1080 JPEG, person box {BOX}, {args.threads} threads, flip={args.flip}, median of {args.runs} runs (ms)")
+    print(f"{'model':<44}" + "".join(f"{s:>11}" for s in SHORT) + f"{'total':>9}{'outside':>9}")
+    for label, (est, med) in table.items():
+        total = sum(med.values())
+        print(f"{label:<44}" + "".join(f"{med[s]:>11.2f}" for s in STAGES) + f"{total:>9.2f}{total - med['inference']:>9.2f}")
+    for label, (est, med) in table.items():
+        total = sum(med.values())
+        outside = total - med["inference"]
+        print(f"{label}: {est.config.input_height}x{est.config.input_width} input, {len(est.config.skeleton)} joints; "
+              f"outside inference {outside:.2f} ms ({outside / total:.0%} of the total; target <= 10 ms: "
+              f"{'met' if outside <= 10 else 'NOT met'})")
     return 0
 
 
