@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,13 @@ import gradio as gr
 import numpy as np
 from gradio.data_classes import ImageData
 
-from pose.cli import add_model_arguments, source_from_args
-from pose.draw import draw_skeleton, encode_jpeg, fit_for_display, heatmap_tiles
+from pose.cli import add_model_arguments, estimator_from_args
+from pose.draw import draw_people, encode_jpeg, fit_for_display, heatmap_tiles, person_at
 from pose.errors import PoseError
-from pose.estimator import PoseEstimator, parse_box
+from pose.estimator import PoseEstimator, parse_boxes
 from pose.image_io import MAX_FILE_BYTES, LoadedImage
 from pose.live import LIVE_MAX_GAP_S, LiveState, live_frame
-from pose.result import TABLE_HEADERS, PoseResult
+from pose.result import TABLE_HEADERS, PeopleResult
 from pose.video import MAX_SECONDS, VideoResult, annotate_video
 
 log = logging.getLogger("app")
@@ -48,13 +48,24 @@ LIVE_SESSIONS = 2  # live sessions served at once; more wait in the queue
 
 DESCRIPTION = """
 # Simple Baselines for Human Pose Estimation
-**{model}** · a top-down method (Xiao, Wu & Wei, ECCV 2018): the person box is cropped without
-distortion and warped to the network input; the network predicts one heatmap per joint; each
-joint is the heatmap's peak, refined a quarter pixel toward its higher neighbour and mapped back
-to the photo. The overlay draws left limbs orange, right limbs blue, the spine green; the
-gallery shows each joint's heatmap over the crop the network saw; the table and JSON give
-x, y in photo pixels. One person per image: leave the box empty to use the whole photo, or give
-`x1,y1,x2,y2` in pixels for one person in a crowd.
+Upload a photo and this page draws the skeleton of every person in it, with each joint's heatmap
+and position. A person detector (**{detector}**) finds the people, then the pose model
+(**{model}**, {joints}) estimates each one's joints.
+"""
+
+PAPER = """
+This is the top-down method of *Simple Baselines for Human Pose Estimation and Tracking* (Xiao,
+Wu & Wei, ECCV 2018). Each person's box is padded by 25 %, widened to the network's aspect ratio
+(never squashed) and warped to the network input; the network (a ResNet with three 4×4
+deconvolutions) predicts one heatmap per joint; each joint is its heatmap's peak, moved a quarter
+pixel toward the higher neighbour and mapped back to the photo. A person's score is the box score
+times the mean confidence of their joints above 0.2; near-duplicate poses are dropped by OKS
+non-maximum suppression, as in the paper's COCO evaluation.
+
+The overlay draws left limbs orange, right limbs blue, the centre green, and numbers each person;
+click a person (or pick one in the list) to see their heatmaps over the crop the network saw.
+The table and JSON give x, y in photo pixels. Give boxes `x1,y1,x2,y2; x1,y1,x2,y2` to choose
+the people yourself. The flip test also runs the mirrored crops and averages.
 """
 
 
@@ -70,7 +81,8 @@ class Shown:
     """What the page keeps in ``gr.State``: enough to redraw without inference."""
 
     image: np.ndarray  # (H, W, 3) uint8 RGB, long side <= pose.draw.DISPLAY_MAX_SIDE
-    result: PoseResult
+    result: PeopleResult
+    person: int = 0  # index into result.people whose heatmaps are shown
 
 
 def photo_input(**kwargs: Any) -> gr.Image:
@@ -142,27 +154,58 @@ class App:
         return self._export_dir
 
     # -- events -------------------------------------------------------------------------
-    def predict(self, image: Any, threshold: Any, flip: Any, box: Any = "") -> tuple:
-        """(image, threshold, flip[, box]) -> overlay, gallery, table, keypoints JSON, state."""
+    def predict(self, image: Any, threshold: Any, flip: Any, boxes: Any = "") -> tuple:
+        """(image, threshold, flip[, boxes]) -> overlay, gallery, table, keypoints JSON, state."""
         threshold = checked_number(threshold, 0.0, 1.0, THRESHOLD_LABEL)
-        estimated = self._estimate(image, flip, box)
+        estimated = self._estimate(image, flip, boxes)
         if estimated is None:
-            return None, [], _table(None), None, None
+            return None, [], [], None, None
         loaded, result = estimated
         shown = Shown(image=fit_for_display(loaded.pixels), result=result)
-        overlay = self._image_file(draw_skeleton(shown.image, result, threshold))
-        gallery = [(self._image_file(tile), caption) for tile, caption in heatmap_tiles(result)]
-        return overlay, gallery, _table(result), result.to_dict(), shown
+        return self._overlay(shown, threshold), self._gallery(shown), result.table(), result.to_dict(), shown
 
-    def keypoints(self, image: Any, flip: Any, box: Any = "") -> dict | None:
-        estimated = self._estimate(image, flip, box)
+    def keypoints(self, image: Any, flip: Any, boxes: Any = "") -> dict | None:
+        estimated = self._estimate(image, flip, boxes)
         return None if estimated is None else estimated[1].to_dict()
 
     def redraw(self, shown: Shown | None, threshold: Any) -> str | None:
         """Threshold changed: draw the kept result again, no inference."""
         if shown is None:
             return None
-        return self._image_file(draw_skeleton(shown.image, shown.result, checked_number(threshold, 0.0, 1.0, THRESHOLD_LABEL)))
+        return self._overlay(shown, checked_number(threshold, 0.0, 1.0, THRESHOLD_LABEL))
+
+    def people_list(self, shown: Shown | None) -> tuple:
+        """After an estimate: the person list (``Person 2 · 0.87``, best first) and a status line."""
+        if shown is None:
+            return gr.update(choices=[], value=None), ""
+        result = shown.result
+        choices = [(f"Person {i} · {p.score:.2f}", i - 1) for i, p in enumerate(result.people, 1)]
+        if result.nobody_found:
+            status = f"The detector ({result.detector}) found nobody, so the whole photo was estimated as one person."
+        elif result.detector is None:
+            status = f"{len(result.people)} {'person' if len(result.people) == 1 else 'people'} in the boxes given."
+        else:
+            n = len(result.people)
+            status = f"{n} {'person' if n == 1 else 'people'} found. Click a person to see their heatmaps."
+        return gr.update(choices=choices, value=shown.person), status
+
+    def choose(self, shown: Shown | None, person: Any, threshold: Any) -> tuple:
+        """A person picked in the list: overlay (their box highlighted) and gallery, no inference."""
+        if shown is None or not isinstance(person, int) or not 0 <= person < len(shown.result.people):
+            return gr.skip(), gr.skip(), shown
+        shown = replace(shown, person=person)
+        return self._overlay(shown, checked_number(threshold, 0.0, 1.0, THRESHOLD_LABEL)), self._gallery(shown), shown
+
+    def click(self, shown: Shown | None, threshold: Any, evt: gr.SelectData) -> tuple:
+        """A click on the overlay: the person under it becomes the one shown, no inference."""
+        if shown is None or not isinstance(evt.index, (list, tuple)) or len(evt.index) != 2:
+            return gr.skip(), gr.skip(), gr.skip(), shown
+        f = shown.result.image_size[0] / shown.image.shape[1]  # displayed px -> photo px
+        person = person_at(shown.result, evt.index[0] * f, evt.index[1] * f)
+        if person is None or person == shown.person:
+            return gr.skip(), gr.skip(), gr.skip(), shown
+        overlay, gallery, shown = self.choose(shown, person, threshold)
+        return person, overlay, gallery, shown
 
     def video(self, video: Any, flip: Any, box: Any = "", progress: gr.Progress = gr.Progress()) -> tuple:
         """(video, flip[, first-frame box]) -> annotated H.264 MP4, keypoints JSON file, state."""
@@ -207,6 +250,13 @@ class App:
             return None
         return self._text_file("pose-video", ".csv", result.to_csv())
 
+    def _overlay(self, shown: Shown, threshold: float) -> str:
+        highlight = shown.person if len(shown.result.people) > 1 else None
+        return self._image_file(draw_people(shown.image, shown.result, threshold, highlight))
+
+    def _gallery(self, shown: Shown) -> list[tuple[str, str]]:
+        return [(self._image_file(tile), caption) for tile, caption in heatmap_tiles(shown.result.people[shown.person])]
+
     def downloads(self, shown: Shown | None) -> tuple[str | None, str | None]:
         if shown is None:
             return None, None
@@ -216,15 +266,16 @@ class App:
         )
 
     # -- helpers ------------------------------------------------------------------------
-    def _estimate(self, image: Any, flip: Any, box: Any) -> tuple[LoadedImage, PoseResult] | None:
+    def _estimate(self, image: Any, flip: Any, boxes: Any) -> tuple[LoadedImage, PeopleResult] | None:
         if image is None:
             return None
-        person_box = _options(flip, box)
+        person_boxes = _boxes(flip, boxes)
         try:
-            loaded = self.estimator.read(image, person_box)
+            loaded = self.estimator.read_for(image, person_boxes)
             t0 = time.perf_counter()
-            result = self.estimator.estimate(loaded, box=person_box, flip=flip)
-            log.info("estimated %dx%d image in %.0f ms", *loaded.original_size, (time.perf_counter() - t0) * 1e3)
+            result = self.estimator.estimate_people(loaded, boxes=person_boxes, flip=flip)
+            log.info("estimated %dx%d image in %.0f ms: %d people", *loaded.original_size, (time.perf_counter() - t0) * 1e3,
+                     len(result.people))
         except PoseError as e:
             raise gr.Error(str(e)) from None
         except Exception:
@@ -274,16 +325,23 @@ class App:
 
 
 def _options(flip: Any, box: Any) -> tuple[float, float, float, float] | None:
-    """Check the flip and box arguments (API callers can send anything); return the person
-    box, or None for the whole image. Raises gr.Error with a plain message."""
+    """Check the flip and box arguments of the video (API callers can send anything); return
+    the first-frame box, or None. Raises gr.Error with a plain message."""
+    boxes = _boxes(flip, box)
+    if boxes is not None and len(boxes) > 1:
+        raise gr.Error("A video takes one person box for the first frame, not several.")
+    return boxes[0] if boxes else None
+
+
+def _boxes(flip: Any, boxes: Any) -> list[tuple[float, float, float, float]] | None:
+    """Check the flip and boxes arguments (API callers can send anything); return the person
+    boxes, or None to find everyone. Raises gr.Error with a plain message."""
     if not isinstance(flip, bool):
         raise gr.Error(f"flip must be true or false, not {flip!r}.")
-    if box is not None and not isinstance(box, str):
-        raise gr.Error(f"The box must be text like 10,20,300,400, not {box!r}.")
-    if not box or not box.strip():
-        return None
+    if boxes is not None and not isinstance(boxes, str):
+        raise gr.Error(f"The boxes must be text like 10,20,300,400; 400,20,600,380, not {boxes!r}.")
     try:
-        return parse_box(box)
+        return parse_boxes(boxes or "") or None
     except PoseError as e:
         raise gr.Error(str(e)) from None
 
@@ -317,32 +375,34 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
-def _table(result: PoseResult | None) -> list[list[Any]]:
-    return result.table() if result else []
-
-
 def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = LIVE_TURN_S) -> gr.Blocks:
     # Gradio keeps a copy of every output file: every 10 minutes, drop those older than an hour.
     with gr.Blocks(title="Simple Baselines pose demo", delete_cache=(600, EXPORT_MAX_AGE_S)) as demo:
-        gr.Markdown(DESCRIPTION.format(model=app.estimator.name))
-        if app.estimator.fallback_reason:
-            gr.Markdown(FALLBACK_NOTICE.format(model=app.estimator.name, joints=app.estimator.config.skeleton.title,
-                                               reason=app.estimator.fallback_reason),
+        est = app.estimator
+        detector = est.detector.name if est.detector is not None else "none: give the boxes yourself"
+        gr.Markdown(DESCRIPTION.format(detector=detector, model=est.name, joints=est.config.skeleton.title))
+        if est.fallback_reason:
+            gr.Markdown(FALLBACK_NOTICE.format(model=est.name, joints=est.config.skeleton.title, reason=est.fallback_reason),
                         elem_id="model-notice")
+        with gr.Accordion("How it works: the paper's method", open=False):
+            gr.Markdown(PAPER)
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
-                    image = photo_input(label="Photo of a person", sources=["upload", "webcam", "clipboard"], height=360, elem_id="photo")
+                    image = photo_input(label="Photo", sources=["upload", "webcam", "clipboard"], height=360, elem_id="photo")
                     threshold = number_slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01, label=THRESHOLD_LABEL, elem_id="threshold")
                     flip = gr.Checkbox(value=False, label="Flip test (average with the mirrored image; 2x slower)", elem_id="flip")
-                    box = gr.Textbox(value="", label="Person box (optional)", placeholder="x1,y1,x2,y2 in pixels; empty = whole photo")
-                    run = gr.Button("Estimate pose", variant="primary")
+                    box = gr.Textbox(value="", label="Person boxes (optional)", elem_id="boxes",
+                                     placeholder="x1,y1,x2,y2; x1,y1,x2,y2 in pixels; empty = find everyone")
+                    run = gr.Button("Estimate poses", variant="primary")
                     if EXAMPLES:
-                        gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[image], cache_examples=False)
-                with gr.Column(scale=1, min_width=280):
-                    overlay = gr.Image(label="Skeleton overlay", type="filepath", interactive=False, elem_id="overlay")
-                with gr.Column(scale=1, min_width=280):
-                    gallery = gr.Gallery(label="Joint heatmaps", columns=3, height=460, object_fit="contain", allow_preview=True, elem_id="gallery")
+                        gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[image], cache_examples=False, elem_id="examples")
+                with gr.Column(scale=2, min_width=400):
+                    status = gr.Markdown("", elem_id="status")
+                    overlay = gr.Image(label="Skeleton overlay (click a person)", type="filepath", interactive=False, elem_id="overlay")
+                    person = gr.Dropdown(choices=[], value=None, label="Heatmaps of", interactive=True, elem_id="person")
+                    gallery = gr.Gallery(label="Joint heatmaps", columns=6, height="auto", object_fit="contain",
+                                         allow_preview=True, elem_id="gallery")
             with gr.Row():
                 table = gr.Dataframe(headers=list(TABLE_HEADERS), label="Joints", interactive=False, elem_id="joints-table")
                 with gr.Column():
@@ -359,9 +419,14 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
                 outputs=[overlay, gallery, table, keypoints_json, shown],
                 api_name="predict",
                 trigger_mode="always_last",
+            ).then(
+                app.people_list, inputs=[shown], outputs=[person, status], api_visibility="private", show_progress="hidden",
             ).then(app.downloads, inputs=[shown], outputs=[json_file, csv_file], api_visibility="private")
             # change (not release): mouse, keyboard and the number box all redraw; always_last drops stale redraws.
             threshold.change(app.redraw, inputs=[shown, threshold], outputs=[overlay], api_visibility="private", trigger_mode="always_last")
+            # input (not change): only a person picked by hand; a click on the overlay sets the list itself.
+            person.input(app.choose, inputs=[shown, person, threshold], outputs=[overlay, gallery, shown], api_visibility="private")
+            overlay.select(app.click, inputs=[shown, threshold], outputs=[person, overlay, gallery, shown], api_visibility="private")
 
         with gr.Tab("Video"):
             gr.Markdown(
@@ -437,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     concurrency, max_size = _env_int("POSE_CONCURRENCY_LIMIT", 1), _env_int("POSE_QUEUE_MAX_SIZE", 64)
     live_sessions, live_turn_s = _env_int("POSE_LIVE_SESSIONS", LIVE_SESSIONS), _env_int("POSE_LIVE_TURN_S", LIVE_TURN_S)
     try:
-        estimator = PoseEstimator.load(source_from_args(args), threads=args.threads)
+        estimator = estimator_from_args(args)
     except PoseError as e:
         raise SystemExit(f"error: {e}") from None
     demo = build_demo(App(estimator), live_sessions=live_sessions, live_turn_s=live_turn_s)

@@ -1,4 +1,5 @@
-"""``python -m pose IMAGE [IMAGE ...]``: keypoints for images from the command line, one model load."""
+"""``python -m pose IMAGE [IMAGE ...]``: everyone's keypoints in images from the command line,
+one model load."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import cv2
 
-from .draw import draw_skeleton
+from .detector import detector_source
+from .draw import draw_people
 from .errors import PoseError
-from .estimator import PoseEstimator, parse_box
+from .estimator import PoseEstimator, parse_boxes
 from .hub import ModelSource
 
 log = logging.getLogger("pose")
@@ -25,17 +27,28 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model-repo", help="Hugging Face Hub repo id holding pose_config.json and the ONNX file")
     g.add_argument("--model-revision", help="branch, tag or commit of --model-repo (default: main)")
     g.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: POSE_THREADS or the core count)")
+    d = parser.add_argument_group("person detector (default: POSE_DETECTOR_PATH, else POSE_DETECTOR_REPO, else the bundled YOLOX-Nano)")
+    d.add_argument("--detector-path", help="local folder with detector_config.json and the ONNX file")
+    d.add_argument("--detector-repo", help="Hugging Face Hub repo id holding detector_config.json and the ONNX file")
+    d.add_argument("--detector-revision", help="branch, tag or commit of --detector-repo (default: main)")
 
 
 def source_from_args(args: argparse.Namespace) -> ModelSource:
     return ModelSource.resolve(path=args.model_path, repo=args.model_repo, revision=args.model_revision)
 
 
+def estimator_from_args(args: argparse.Namespace) -> PoseEstimator:
+    """The pose model and the detector the flags (and POSE_* variables) choose."""
+    detector = detector_source(args.detector_path, args.detector_repo, args.detector_revision)
+    return PoseEstimator.load(source_from_args(args), threads=args.threads, detector=detector)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pose", description="Estimate the pose of one person per image.")
+    parser = argparse.ArgumentParser(prog="python -m pose", description="Estimate the pose of every person in each image.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
-    parser.add_argument("--box", help="person box x1,y1,x2,y2 in pixels (padded by 1.25); default: the whole image")
+    parser.add_argument("--boxes", "--box", dest="boxes", metavar="BOXES",
+                        help="person boxes 'x1,y1,x2,y2; x1,y1,x2,y2' in pixels (each padded by 1.25); default: find everyone")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write results here instead of standard output")
     parser.add_argument("--overlay-dir", type=Path, metavar="DIR", help="write <image>_pose.jpg skeleton overlays here")
     parser.add_argument("--threshold", type=float, default=0.2, help="confidence threshold for overlays (default 0.2)")
@@ -45,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pose").setLevel(logging.INFO)  # our progress; libraries stay at warnings
 
     try:
-        box = parse_box(args.box) if args.box else None
-        estimator = PoseEstimator.load(source_from_args(args), threads=args.threads)
+        boxes = parse_boxes(args.boxes) if args.boxes else None
+        estimator = estimator_from_args(args)
     except PoseError as e:
         log.error("%s", e)
         return 2
@@ -56,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         args.overlay_dir.mkdir(parents=True, exist_ok=True)
     for path in args.images:
         try:
-            image = estimator.read(path, box)
-            result = estimator.estimate(image, box=box, flip=args.flip)
+            image = estimator.read_for(path, boxes)
+            result = estimator.estimate_people(image, boxes=boxes, flip=args.flip)
         except PoseError as e:
             log.error("%s: %s", path, e)
             results.append({"file": path, "error": str(e)})
@@ -66,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"file": path, **result.to_dict()})
         if args.overlay_dir:
             out = args.overlay_dir / f"{Path(path).stem}_pose.jpg"
-            cv2.imwrite(str(out), cv2.cvtColor(draw_skeleton(image.pixels, result, args.threshold), cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(out), cv2.cvtColor(draw_people(image.pixels, result, args.threshold), cv2.COLOR_RGB2BGR))
             log.info("wrote %s", out)
 
     text = json.dumps(results, indent=2)

@@ -67,21 +67,15 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Any, origin: str = CONFIG_FILENAME) -> ModelConfig:
         """Validate a parsed config; every problem names the field and what is accepted."""
-        v = _Validator(origin)
+        v = ConfigValidator(origin)
         root = v.obj(data, "the file")
         version = root.get("format_version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
             v.fail(f"format_version is {version!r}; this app reads version {FORMAT_VERSION}")
-        onnx = v.obj(v.field(root, "onnx"), "onnx")
+        onnx_file, sha = v.onnx(root)
         inp = v.obj(v.field(root, "input"), "input")
         out = v.obj(v.field(root, "output"), "output")
-        sha = v.text(onnx, "sha256", "onnx.").lower()
-        if not _SHA256.fullmatch(sha):
-            v.fail("onnx.sha256 must be 64 hexadecimal digits")
-        onnx_file = v.text(onnx, "file", "onnx.")
         skeleton = SKELETONS[v.choice(root, "skeleton", tuple(SKELETONS), default="mpii")]
-        if Path(onnx_file).name != onnx_file:
-            v.fail(f"onnx.file must be a plain file name beside the config, not {onnx_file!r}")
         return cls(
             name=v.text(root, "name"),
             source=v.text(root, "source"),
@@ -103,18 +97,7 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> ModelConfig:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ModelConfigError(f"model config not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ModelConfigError(f"cannot read model config {path}: {e}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ModelConfigError(f"{path} is not valid JSON: {e}") from None
-        return cls.from_dict(data, origin=str(path))
+        return cls.from_dict(read_json(path), origin=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,7 +124,22 @@ class ModelConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
 
-class _Validator:
+def read_json(path: str | Path) -> Any:
+    """A config file's parsed JSON; ModelConfigError naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelConfigError(f"model config not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelConfigError(f"cannot read model config {path}: {e}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelConfigError(f"{path} is not valid JSON: {e}") from None
+
+
+class ConfigValidator:
     """Small helpers that raise ModelConfigError naming the config and the field."""
 
     def __init__(self, origin: str) -> None:
@@ -149,6 +147,17 @@ class _Validator:
 
     def fail(self, message: str) -> None:
         raise ModelConfigError(f"invalid model config {self.origin}: {message}")
+
+    def onnx(self, root: dict[str, Any]) -> tuple[str, str]:
+        """The "onnx" section: (file name beside the config, lowercase sha256)."""
+        onnx = self.obj(self.field(root, "onnx"), "onnx")
+        sha = self.text(onnx, "sha256", "onnx.").lower()
+        if not _SHA256.fullmatch(sha):
+            self.fail("onnx.sha256 must be 64 hexadecimal digits")
+        name = self.text(onnx, "file", "onnx.")
+        if Path(name).name != name:
+            self.fail(f"onnx.file must be a plain file name beside the config, not {name!r}")
+        return name, sha
 
     def obj(self, value: Any, what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -176,6 +185,18 @@ class _Validator:
         value = self.field(obj, key, prefix)
         if isinstance(value, bool) or not isinstance(value, int) or not 8 <= value <= 4096:
             self.fail(f"{prefix}{key} must be a whole number of pixels from 8 to 4096, not {value!r}")
+        return value
+
+    def number(self, obj: dict[str, Any], key: str, prefix: str, low: float, high: float) -> float:
+        value = self.field(obj, key, prefix)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            self.fail(f"{prefix}{key} must be a number from {low:g} to {high:g}, not {value!r}")
+        return float(value)
+
+    def whole(self, obj: dict[str, Any], key: str, prefix: str, low: int, high: int) -> int:
+        value = self.field(obj, key, prefix)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(f"{prefix}{key} must be a whole number from {low} to {high}, not {value!r}")
         return value
 
     def triple(self, obj: dict[str, Any], key: str, prefix: str, positive: bool) -> tuple[float, float, float]:

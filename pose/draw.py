@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .joints import Side
-from .result import PoseResult
+from .result import PeopleResult, PoseResult
 
 # RGB colours by body side: left warm, right cool, centre neutral.
 SIDE_COLORS: dict[Side, tuple[int, int, int]] = {
@@ -86,3 +86,45 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()
+
+
+BOX_COLOR = (255, 255, 255)  # RGB: each person's box and number
+SELECTED_COLOR = (255, 221, 0)  # RGB: the person whose heatmaps are shown
+
+
+def draw_people(image: np.ndarray, people: PeopleResult, threshold: float, selected: int | None = None) -> np.ndarray:
+    """Copy of an (H, W, 3) RGB image with every person drawn: skeleton coloured by side, a thin
+    box and the person's number (1, 2, ...) at its top-left corner; ``selected`` (an index into
+    ``people.people``) gets a thicker yellow box. ``image`` may be a downscaled copy."""
+    out = np.ascontiguousarray(image).copy()
+    h, w = out.shape[:2]
+    f = w / people.image_size[0]
+    thin = max(1, round(max(h, w) / 600))
+    font = max(0.4, max(h, w) / 1400)
+    for i, person in enumerate(people.people):
+        out = draw_skeleton(out, person, threshold)
+        if person.box_source == "image" and len(people.people) == 1:
+            continue  # the whole photo: no box worth drawing
+        x1, y1, x2, y2 = (round(v * f) for v in person.box)
+        color, width = (SELECTED_COLOR, thin * 2 + 1) if i == selected else (BOX_COLOR, thin)
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, width, cv2.LINE_AA)
+        label = str(i + 1)
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, max(1, thin))
+        ty = max(y1, th + base + 2)
+        cv2.rectangle(out, (x1, ty - th - base - 2), (x1 + tw + 4, ty), color, -1)
+        cv2.putText(out, label, (x1 + 2, ty - base), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), max(1, thin), cv2.LINE_AA)
+    return out
+
+
+def person_at(people: PeopleResult, x: float, y: float) -> int | None:
+    """Index of the person whose box holds the point (x, y) px of the full-resolution image (the
+    smallest such box: the one in front), else the nearest box centre within a box size; None if none."""
+    boxes = np.array([p.box for p in people.people], float)  # (N, 4)
+    inside = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    if inside.any():
+        return int(np.flatnonzero(inside)[np.argmin(areas[inside])])
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    dist = np.linalg.norm(centres - [x, y], axis=1)
+    best = int(np.argmin(dist))
+    return best if dist[best] <= np.sqrt(areas[best]) else None

@@ -1,4 +1,5 @@
-"""The top-down pipeline: image + person box -> crop -> heatmaps -> keypoints in image px."""
+"""The top-down pipeline: image -> person boxes (the detector's or the caller's) -> one crop
+per person -> heatmaps (all crops in one batch) -> keypoints in image px, per person."""
 
 from __future__ import annotations
 
@@ -9,36 +10,63 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decode import decode_heatmaps, flip_back, flip_shift
-from .errors import BoxError
 from .config import ModelConfig
+from .decode import decode_heatmaps, flip_back, flip_shift
+from .detector import PersonDetector
+from .errors import BoxError, ModelError
 from .hub import ModelSource, fetch_model
-from .image_io import LoadedImage, from_array, load_image
+from .image_io import MAX_WORK_SIDE, LoadedImage, from_array, load_image
+from .metrics import oks_nms
 from .model import PoseModel
-from .result import PoseResult
+from .result import PeopleResult, PoseResult
 from .transforms import MPII_PADDING, box_to_center_size, crop_affine, invert_affine, warp_crop
 
 log = logging.getLogger(__name__)
 
 Box = Sequence[float]  # (x1, y1, x2, y2) px of the full-resolution image
+MAX_PEOPLE = 20  # default for POSE_MAX_PEOPLE: people estimated per image at most
+OKS_NMS_THRESHOLD = 0.9  # the reference's OKS_THRE: a pose this similar to a better one is a duplicate
+
+
+def max_people_from_env() -> int:
+    """``POSE_MAX_PEOPLE`` (default 20), checked: a whole number of at least 1."""
+    text = os.environ.get("POSE_MAX_PEOPLE", str(MAX_PEOPLE))
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ModelError(f"POSE_MAX_PEOPLE must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 class PoseEstimator:
-    """Holds one loaded model; ``estimate`` is safe to call from several threads."""
+    """A pose model and (optionally) a person detector; the ``estimate*`` methods are safe to
+    call from several threads."""
 
-    def __init__(self, model: PoseModel, fallback_reason: str | None = None) -> None:
+    def __init__(self, model: PoseModel, detector: PersonDetector | None = None, fallback_reason: str | None = None,
+                 max_people: int = MAX_PEOPLE) -> None:
         self.model = model
         self.config = model.config
+        self.detector = detector
         self.fallback_reason = fallback_reason  # set when the bundled model stands in for the default: why
+        self.max_people = max_people
 
     @classmethod
-    def load(cls, source: ModelSource | None = None, threads: int | None = None) -> PoseEstimator:
+    def load(cls, source: ModelSource | None = None, threads: int | None = None, detector: ModelSource | None = None,
+             with_detector: bool = True, max_people: int | None = None) -> PoseEstimator:
+        """The pose model from ``source`` (default: POSE_MODEL_* / the Hub / the bundled one) and the
+        detector from ``detector`` (default: POSE_DETECTOR_* / the bundled YOLOX-Nano)."""
         files = fetch_model(source or ModelSource.resolve())
-        return cls(PoseModel(files.config, files.onnx_path, threads=threads), files.fallback_reason)
+        model = PoseModel(files.config, files.onnx_path, threads=threads)
+        people_detector = PersonDetector.load(detector, threads=threads) if with_detector else None
+        return cls(model, people_detector, files.fallback_reason, max_people or max_people_from_env())
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    # ---- one person -------------------------------------------------------------------------
 
     def estimate(
         self,
@@ -48,9 +76,9 @@ class PoseEstimator:
     ) -> PoseResult:
         """Estimate the pose of one person.
 
-        ``box`` (x1, y1, x2, y2) in full-resolution px is padded by 1.25 (the MPII convention);
-        without it the whole image is the box, used as it is: a photo framed on a person
-        would only shrink the person if padded.
+        ``box`` (x1, y1, x2, y2) in full-resolution px is padded by 1.25 (the reference's
+        convention); without it the whole image is the box, used as it is: a photo framed on a
+        person would only shrink the person if padded.
         """
         if not isinstance(image, LoadedImage):
             image = from_array(image) if isinstance(image, np.ndarray) else self.read(image, box)
@@ -68,14 +96,21 @@ class PoseEstimator:
 
     def infer(self, crop: np.ndarray, flip: bool = False) -> np.ndarray:
         """Step 2: (H, W, 3) uint8 crop -> (J, Hh, Wh) float32 heatmaps, flip-tested if asked."""
-        crops = np.stack([crop, crop[:, ::-1]]) if flip else crop[None]
-        heatmaps = self.model.heatmaps(crops)  # (1 or 2, J, Hh, Wh)
-        if not flip:
-            return heatmaps[0]
-        shift = flip_shift(self.config.input_width, heatmaps.shape[3])
-        return (heatmaps[0] + flip_back(heatmaps[1], shift, self.config.skeleton.flip_permutation)) * 0.5
+        return self.infer_batch(crop[None], flip)[0]
 
-    def decode(self, heatmaps: np.ndarray, crop: Crop, image: LoadedImage, flip: bool = False) -> PoseResult:
+    def infer_batch(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
+        """(N, H, W, 3) uint8 crops -> (N, J, Hh, Wh) float32 heatmaps: one batched inference
+        (the mirrored crops in the same batch when flip-testing; a batch-1 model runs them in turn)."""
+        n = len(crops)
+        heatmaps = self.model.heatmaps(np.concatenate([crops, crops[:, :, ::-1]]) if flip else crops)
+        if not flip:
+            return heatmaps
+        shift = flip_shift(self.config.input_width, heatmaps.shape[3])
+        perm = self.config.skeleton.flip_permutation
+        return np.stack([(heatmaps[i] + flip_back(heatmaps[n + i], shift, perm)) * 0.5 for i in range(n)])
+
+    def decode(self, heatmaps: np.ndarray, crop: Crop, image: LoadedImage, flip: bool = False,
+               box_score: float = 1.0) -> PoseResult:
         """Step 3: heatmaps -> keypoints in full-resolution image px (reference semantics)."""
         _, hh, hw = heatmaps.shape
         # The reference's inverse affine for the heatmap size, then undo the working-image downscale.
@@ -92,7 +127,80 @@ class PoseEstimator:
             model=self.name,
             flip=flip,
             box_source=crop.box_source,
+            box_score=box_score,
         )
+
+    # ---- everyone ---------------------------------------------------------------------------
+
+    def estimate_people(
+        self,
+        image: LoadedImage | np.ndarray | str | os.PathLike | bytes,
+        boxes: Sequence[Box] | None = None,
+        flip: bool = False,
+    ) -> PeopleResult:
+        """Estimate every person: in the caller's ``boxes``, else in the detector's (the whole
+        image as one person when it finds nobody, or when there is no detector). Each box is
+        padded by 1.25 and widened to the model's aspect; all crops go through one batched
+        inference; people are sorted by the paper's person score, duplicates dropped by OKS
+        non-maximum suppression (skeletons with OKS sigmas), and at most ``max_people`` kept."""
+        if boxes is not None:
+            boxes = [tuple(b) for b in boxes]
+            if not boxes:
+                boxes = None
+            elif len(boxes) > self.max_people:
+                raise BoxError(f"At most {self.max_people} person boxes can be given at once, not {len(boxes)}.")
+        if not isinstance(image, LoadedImage):
+            image = from_array(image) if isinstance(image, np.ndarray) else self.read_for(image, boxes)
+        if boxes is not None:
+            checked = [check_box(b, image.original_size) for b in boxes]
+            people = [(b, 1.0, "user") for b in checked]
+        else:
+            people = self.detect(image)
+        crops = [make_crop(image, box, self.config, padding=MPII_PADDING if source != "image" else 1.0, source=source)
+                 for box, _, source in people]
+        heatmaps = self.infer_batch(np.stack([c.pixels for c in crops]), flip)
+        results = [self.decode(h, c, image, flip, box_score=score) for h, c, (_, score, _) in zip(heatmaps, crops, people)]
+        order = self._rank(results, crops, image)
+        return PeopleResult(
+            people=tuple(results[i] for i in order[: self.max_people]),
+            image_size=image.original_size,
+            model=self.name,
+            skeleton=self.config.skeleton,
+            detector=self.detector.name if self.detector is not None and boxes is None else None,
+            flip=flip,
+        )
+
+    def read_for(self, source: str | os.PathLike | bytes, boxes: Sequence[Box] | None) -> LoadedImage:
+        """Load an image at the resolution the smallest of these boxes needs; with no boxes
+        (people still to be found), at the full working size."""
+        if boxes is None:
+            return load_image(source, needed_side=lambda size: MAX_WORK_SIDE)
+        return load_image(source, needed_side=lambda size: max(needed_side(self.config, size, b) for b in boxes))
+
+    def detect(self, image: LoadedImage) -> list[tuple[tuple[float, float, float, float], float, str]]:
+        """[(box px of the full-resolution image, box score, box source)]: the detector's best
+        ``max_people`` boxes, or the whole image (score 1) when there is no detector or nobody."""
+        if self.detector is not None:
+            found = self.detector.detect(image.pixels)
+            sx, sy = image.scale
+            boxes = found.boxes / [sx, sy, sx, sy]
+            people = [(tuple(float(v) for v in b), float(s), "detector")
+                      for b, s in zip(boxes[: self.max_people], found.scores) if b[2] > b[0] and b[3] > b[1]]
+            if people:
+                return people
+        w, h = image.original_size
+        return [((0.0, 0.0, float(w), float(h)), 1.0, "image")]
+
+    def _rank(self, results: list[PoseResult], crops: list[Crop], image: LoadedImage) -> np.ndarray:
+        """Order of the people to keep: by person score, OKS-NMS'd where the skeleton has sigmas."""
+        scores = np.array([r.score for r in results])
+        sigmas = self.config.skeleton.oks_sigmas
+        if sigmas is None or len(results) < 2:
+            return np.argsort(-scores, kind="stable")
+        sx, sy = image.scale
+        areas = np.array([c.size[0] / sx * c.size[1] / sy for c in crops])  # px² of the padded region, as the reference
+        return oks_nms(np.stack([r.keypoints for r in results]), np.stack([r.scores for r in results]), scores, areas,
+                       sigmas, OKS_NMS_THRESHOLD)
 
 
 def person_box(image_size: tuple[int, int], box: Box | None) -> tuple[tuple[float, float, float, float], float, str]:
@@ -112,10 +220,14 @@ def needed_side(config: ModelConfig, image_size: tuple[int, int], box: Box | Non
     return max(image_size) * config.input_width / float(size[0])
 
 
-def make_crop(image: LoadedImage, box: Box | None, config: ModelConfig) -> Crop:
+def make_crop(image: LoadedImage, box: Box | None, config: ModelConfig, padding: float | None = None,
+              source: str | None = None) -> Crop:
     """The model input for one person: the (padded) box, widened to the input's aspect ratio,
-    warped to the input size. Used by the pipeline and by quantization calibration alike."""
-    region, padding, box_source = person_box(image.original_size, box)
+    warped to the input size. Used by the pipeline and by quantization calibration alike.
+    ``padding`` and ``source`` override those ``person_box`` gives (a checked box, or the image)."""
+    region, default_padding, box_source = person_box(image.original_size, box)
+    padding = default_padding if padding is None else padding
+    box_source = source or box_source
     in_w, in_h = config.input_size
     sx, sy = image.scale  # working px per full-resolution px
     center, size = box_to_center_size(np.asarray(region) * [sx, sy, sx, sy], in_w / in_h, padding)
@@ -131,7 +243,7 @@ class Crop:
     center: np.ndarray  # (2,) px of the working image
     size: np.ndarray  # (2,) px of the working image: the region warped to the input (w, h)
     box: tuple[float, float, float, float]  # person box in full-resolution px, before padding
-    box_source: str  # "image" or "user"
+    box_source: str  # "image", "user" or "detector"
 
 
 def check_box(box: Box, image_size: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -150,13 +262,21 @@ def check_box(box: Box, image_size: tuple[int, int]) -> tuple[float, float, floa
     return x1, y1, x2, y2
 
 
+def parse_boxes(text: str) -> list[tuple[float, float, float, float]]:
+    """``"x1,y1,x2,y2; x1,y1,x2,y2"`` -> boxes (BoxError naming the one that is wrong); "" -> []."""
+    parts = [p for p in str(text).split(";") if p.strip()]
+    return [parse_box(p) for p in parts]
+
+
 def parse_box(text: str) -> tuple[float, float, float, float]:
     """``"x1,y1,x2,y2"`` -> four floats (BoxError on anything else)."""
     parts = [p.strip() for p in str(text).split(",")]
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise BoxError(f"A person box must be written x1,y1,x2,y2 (four numbers in pixels), not {text!r}.") from None
+        raise BoxError(f"A person box must be written x1,y1,x2,y2 (four numbers in pixels; several boxes "
+                       f"separated by ;), not {text.strip()!r}.") from None
     if len(values) != 4:
-        raise BoxError(f"A person box must be written x1,y1,x2,y2 (four numbers in pixels), not {text!r}.")
+        raise BoxError(f"A person box must be written x1,y1,x2,y2 (four numbers in pixels; several boxes "
+                       f"separated by ;), not {text.strip()!r}.")
     return values[0], values[1], values[2], values[3]

@@ -25,8 +25,10 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .config import CONFIG_FILENAME, ModelConfig
 from .errors import ModelConfigError, ModelError, ModelUnavailableError
@@ -57,40 +59,46 @@ class ModelSource:
         return str(self.path) if self.path else f"{self.repo}@{self.revision}"
 
     @classmethod
-    def resolve(cls, path: str | os.PathLike | None = None, repo: str | None = None, revision: str | None = None) -> ModelSource:
-        """Apply the precedence: arguments, POSE_MODEL_PATH, POSE_MODEL_REPO/REVISION, default."""
+    def resolve(cls, path: str | os.PathLike | None = None, repo: str | None = None, revision: str | None = None,
+                *, env: str = "POSE_MODEL", default: ModelSource | None = None) -> ModelSource:
+        """Apply the precedence: arguments, {env}_PATH, {env}_REPO/REVISION, then ``default``
+        (for the pose model: the project's Hub repo; the detector passes its bundled folder)."""
         if path:
             return cls(path=Path(path))
         if repo:
             return cls(repo=repo, revision=revision or "main")
-        env_path = os.environ.get("POSE_MODEL_PATH")
+        env_path = os.environ.get(f"{env}_PATH")
         if env_path:
             return cls(path=Path(env_path))
-        env_repo = os.environ.get("POSE_MODEL_REPO")
+        env_repo = os.environ.get(f"{env}_REPO")
         if env_repo:
-            return cls(repo=env_repo, revision=revision or os.environ.get("POSE_MODEL_REVISION") or "main")
-        return cls(repo=DEFAULT_MODEL_REPO, revision=revision or os.environ.get("POSE_MODEL_REVISION") or DEFAULT_MODEL_REVISION,
+            return cls(repo=env_repo, revision=revision or os.environ.get(f"{env}_REVISION") or "main")
+        if default is not None:
+            return default
+        return cls(repo=DEFAULT_MODEL_REPO, revision=revision or os.environ.get(f"{env}_REVISION") or DEFAULT_MODEL_REVISION,
                    default=True)
 
 
 @dataclass(frozen=True)
 class ModelFiles:
-    config: ModelConfig
+    config: Any  # ModelConfig for a pose model, DetectorConfig for a detector
     onnx_path: Path
     fallback_reason: str | None = None  # set when the bundled model stands in for the default: why not the default
 
 
-def fetch_model(source: ModelSource) -> ModelFiles:
+def fetch_model(source: ModelSource, config_file: str = CONFIG_FILENAME,
+                load_config: Callable[[Path], Any] = ModelConfig.load) -> ModelFiles:
     """Find (and download if needed) the config and the checksum-verified ONNX file; for the
-    default source, fall back to the bundled model when the Hub model cannot be had."""
+    default source, fall back to the bundled model when the Hub model cannot be had.
+    ``config_file`` and ``load_config`` name and read the config (a detector has its own)."""
     if source.path is not None:
-        return _local(source.path)
+        return _local(source.path, config_file, load_config)
     try:
-        return _from_hub(source.repo or DEFAULT_MODEL_REPO, source.revision or "main")
+        return _from_hub(source.repo or DEFAULT_MODEL_REPO, source.revision or "main", config_file, load_config)
     except ModelUnavailableError as e:
         if not (source.default and fallback_enabled()):
             raise
-        files = _local(BUNDLED_MODEL)
+        files = _local(BUNDLED_MODEL, config_file, load_config)
         log.warning("%s; using the bundled model %s instead (POSE_FALLBACK=0 turns this off)", e, files.config.name)
         return ModelFiles(files.config, files.onnx_path, fallback_reason=e.reason)
 
@@ -111,13 +119,13 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _local(path: Path) -> ModelFiles:
+def _local(path: Path, config_file: str, load_config: Callable[[Path], Any]) -> ModelFiles:
     path = Path(path)
     folder = path.parent if path.is_file() else path
-    config_path = path if path.is_file() else path / CONFIG_FILENAME
+    config_path = path if path.is_file() else path / config_file
     if not folder.is_dir():
-        raise ModelError(f"POSE_MODEL_PATH / --model-path {path} is not a folder")
-    config = ModelConfig.load(config_path)
+        raise ModelError(f"the model folder {path} is not a folder")
+    config = load_config(config_path)
     onnx = folder / config.onnx_file
     if not onnx.is_file():
         raise ModelError(f"model file {onnx} named in {config_path} does not exist")
@@ -130,9 +138,9 @@ def _local(path: Path) -> ModelFiles:
     return ModelFiles(config, onnx)
 
 
-def _from_hub(repo: str, revision: str) -> ModelFiles:
-    down = _hub_down(repo, CONFIG_FILENAME, revision)  # None, or why only the cache is used
-    config = ModelConfig.load(_download(repo, CONFIG_FILENAME, revision, down=down))
+def _from_hub(repo: str, revision: str, config_file: str, load_config: Callable[[Path], Any]) -> ModelFiles:
+    down = _hub_down(repo, config_file, revision)  # None, or why only the cache is used
+    config = load_config(Path(_download(repo, config_file, revision, down=down)))
     onnx = Path(_download(repo, config.onnx_file, revision, down=down))
     actual = sha256_of(onnx)
     if actual != config.onnx_sha256:
@@ -155,7 +163,7 @@ def _from_hub(repo: str, revision: str) -> ModelFiles:
         if actual != config.onnx_sha256:
             _delete_cached(onnx)
             raise ModelError(
-                f"checksum mismatch: {where} on the Hub has sha256 {actual}, but its {CONFIG_FILENAME} expects "
+                f"checksum mismatch: {where} on the Hub has sha256 {actual}, but its {config_file} expects "
                 f"{config.onnx_sha256}; the downloaded file was deleted"
             )
     return ModelFiles(config, onnx)

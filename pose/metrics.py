@@ -36,3 +36,32 @@ def oks(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, area: float, sig
     k2 = (2 * np.asarray(sigmas, float)) ** 2
     e = d2 / k2 / (area + np.spacing(1)) / 2
     return float(np.exp(-e)[labelled].mean())
+
+
+def oks_iou(keypoints: np.ndarray, area: float, others: np.ndarray, other_scores: np.ndarray, other_areas: np.ndarray,
+            sigmas: Sequence[float], min_score: float = 0.2) -> np.ndarray:
+    """OKS of one pose (J, 2) px, of region area ``area`` px², with each of ``others`` (N, J, 2)
+    -> (N,), as the reference's ``oks_iou`` (lib/nms/nms.py): the scale is the mean of the two
+    areas, and only the joints of the *other* pose scoring above ``min_score`` count. (The
+    reference writes ``list(vg > t) and list(vd > t)``, which Python evaluates to the second list.)"""
+    k2 = (2 * np.asarray(sigmas, float)) ** 2
+    d2 = ((np.asarray(others, float) - np.asarray(keypoints, float)) ** 2).sum(axis=2)  # (N, J)
+    e = d2 / k2 / ((area + np.asarray(other_areas, float))[:, None] / 2 + np.spacing(1)) / 2
+    counted = np.asarray(other_scores) > min_score
+    n = counted.sum(axis=1)
+    return np.where(n > 0, (np.exp(-e) * counted).sum(axis=1) / np.maximum(n, 1), 0.0)
+
+
+def oks_nms(keypoints: np.ndarray, scores: np.ndarray, person_scores: np.ndarray, areas: np.ndarray,
+            sigmas: Sequence[float], threshold: float = 0.9, min_score: float = 0.2) -> np.ndarray:
+    """Indices of the poses kept by the reference's ``oks_nms``: best person score first, each
+    pose dropping the remaining ones whose OKS with it is above ``threshold``.
+    keypoints (N, J, 2) px, scores (N, J), person_scores (N,), areas (N,) px²."""
+    order = np.argsort(-np.asarray(person_scores), kind="stable")
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(int(i))
+        overlap = oks_iou(keypoints[i], areas[i], keypoints[rest], scores[rest], areas[rest], sigmas, min_score)
+        order = rest[overlap <= threshold]
+    return np.array(keep, np.int64)

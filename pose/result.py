@@ -1,4 +1,5 @@
-"""The result of one pose estimate: numpy arrays, read-only, with JSON/CSV views."""
+"""Results: one person's pose (``PoseResult``) and everyone in a photo (``PeopleResult``),
+numpy arrays, read-only, with JSON/CSV views."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from .joints import Skeleton
+
+PERSON_SCORE_MIN_JOINT = 0.2  # joints above this count in the person score (the reference's in_vis_thre)
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,18 @@ class PoseResult:
     image_size: tuple[int, int]  # (width, height) px of the upright full-resolution image
     model: str  # human-readable model name from its config
     flip: bool = False  # whether the flip test was used
-    box_source: str = "image"  # "image" (the whole image) or "user" (a box given by the caller)
+    box_source: str = "image"  # "detector", "user" (given by the caller), "image" (the whole image), "previous" (tracking)
+    box_score: float = 1.0  # the detector's score for the box; 1.0 for given boxes and the whole image
 
     def __post_init__(self) -> None:
         for a in (self.keypoints, self.scores, self.heatmaps, self.crop):
             a.setflags(write=False)
+
+    @property
+    def score(self) -> float:
+        """The paper's person score: box score x mean confidence of the joints above 0.2 (0 if none)."""
+        confident = self.scores[self.scores > PERSON_SCORE_MIN_JOINT]
+        return float(self.box_score * confident.mean()) if confident.size else 0.0
 
     def visible(self, threshold: float) -> np.ndarray:
         """(J,) bool: joints whose score reaches ``threshold``."""
@@ -39,21 +49,61 @@ class PoseResult:
             for j, (x, y), s in zip(self.skeleton.joints, self.keypoints, self.scores)
         ]
 
+    def person_dict(self) -> dict[str, Any]:
+        """This person's box, its source and scores, and the joints in the skeleton's order."""
+        return {
+            "box": [round(float(v), 2) for v in self.box],
+            "box_source": self.box_source,
+            "box_score": round(float(self.box_score), 4),
+            "score": round(self.score, 4),
+            "joints": self.joints(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: model, skeleton, image size, box, and the joints in the skeleton's order."""
+        """JSON-ready: model, skeleton, image size, flip, and this person (box, scores, joints)."""
         return {
             "model": self.model,
             "skeleton": self.skeleton.name,
             "image": {"width": self.image_size[0], "height": self.image_size[1]},
-            "box": [round(float(v), 2) for v in self.box],
-            "box_source": self.box_source,
             "flip": self.flip,
-            "joints": self.joints(),
+            **self.person_dict(),
         }
 
     def table(self) -> list[list[Any]]:
         """Rows of (joint, x, y, confidence) for a table."""
         return [[d["name"], d["x"], d["y"], d["score"]] for d in self.joints()]
+
+
+@dataclass(frozen=True)
+class PeopleResult:
+    """Everyone found in one image, best person score first."""
+
+    people: tuple[PoseResult, ...]  # at least one: with nobody found, the whole image as one person
+    image_size: tuple[int, int]  # (width, height) px of the upright full-resolution image
+    model: str
+    skeleton: Skeleton
+    detector: str | None  # the detector's name; None when the caller gave the boxes
+    flip: bool = False
+
+    @property
+    def nobody_found(self) -> bool:
+        """The detector ran and found nobody: the whole image was estimated as one person."""
+        return self.detector is not None and self.people[0].box_source == "image"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: model, skeleton, detector, image size, flip, and each person with an id (1, 2, ...)."""
+        return {
+            "model": self.model,
+            "skeleton": self.skeleton.name,
+            "detector": self.detector,
+            "image": {"width": self.image_size[0], "height": self.image_size[1]},
+            "flip": self.flip,
+            "people": [{"id": i, **p.person_dict()} for i, p in enumerate(self.people, 1)],
+        }
+
+    def table(self) -> list[list[Any]]:
+        """Rows of (person, joint, x, y, confidence) for a table: every person's joints."""
+        return [[i, *row] for i, p in enumerate(self.people, 1) for row in p.table()]
 
     def to_csv(self) -> str:
         buf = io.StringIO()
@@ -63,4 +113,4 @@ class PoseResult:
         return buf.getvalue()
 
 
-TABLE_HEADERS = ("joint", "x", "y", "confidence")
+TABLE_HEADERS = ("person", "joint", "x", "y", "confidence")

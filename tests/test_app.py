@@ -47,13 +47,16 @@ def test_predict_endpoint(client):
     assert len(gallery) == 16
     assert [g["caption"].split()[0] for g in gallery] == list(MPII.joints)
     assert all(Path(g["image"]).is_file() for g in gallery)
-    assert table["headers"] == ["joint", "x", "y", "confidence"]
+    assert table["headers"] == ["person", "joint", "x", "y", "confidence"]
     assert len(table["data"]) == 16
     assert keypoints["image"] == {"width": 1280, "height": 720}
-    assert keypoints["skeleton"] == "mpii"
-    assert [j["name"] for j in keypoints["joints"]] == list(MPII.joints)
-    assert_near_ground_truth(keypoints["joints"], person)
-    assert [row[1:3] for row in table["data"]] == [[j["x"], j["y"]] for j in keypoints["joints"]]
+    assert keypoints["skeleton"] == "mpii" and keypoints["detector"] is None  # the box was given
+    (only,) = keypoints["people"]
+    assert only["id"] == 1 and only["box_source"] == "user" and only["box_score"] == 1.0
+    assert [j["name"] for j in only["joints"]] == list(MPII.joints)
+    assert_near_ground_truth(only["joints"], person)
+    assert [row[2:4] for row in table["data"]] == [[j["x"], j["y"]] for j in only["joints"]]
+    assert {row[0] for row in table["data"]} == {1}
 
 
 def test_keypoints_endpoint_with_flip_and_box(client):
@@ -61,11 +64,12 @@ def test_keypoints_endpoint_with_flip_and_box(client):
 
     person = mpii_people()[0]  # two people in the photo: the box selects one
     result = client.predict(handle_file(str(person.image)), True, box_text(person), api_name="/keypoints")
-    assert set(result) >= {"model", "box", "joints"}
-    assert result["flip"] is True and result["box_source"] == "user"
-    assert result["box"] == pytest.approx(list(person.box), abs=0.05)
-    assert len(result["joints"]) == 16
-    assert_near_ground_truth(result["joints"], person)
+    assert set(result) == {"model", "skeleton", "detector", "image", "flip", "people"}
+    (only,) = result["people"]
+    assert result["flip"] is True and only["box_source"] == "user"
+    assert only["box"] == pytest.approx(list(person.box), abs=0.05)
+    assert len(only["joints"]) == 16
+    assert_near_ground_truth(only["joints"], person)
 
 
 def test_bad_upload_gives_a_plain_error_and_the_server_goes_on(client, tmp_path):
@@ -79,7 +83,7 @@ def test_bad_upload_gives_a_plain_error_and_the_server_goes_on(client, tmp_path)
         client.predict(handle_file(str(single_person().image)), False, "300,10,100,200", api_name="/keypoints")
     person = single_person()
     result = client.predict(handle_file(str(person.image)), False, box_text(person), api_name="/keypoints")
-    assert_near_ground_truth(result["joints"], person)
+    assert_near_ground_truth(result["people"][0]["joints"], person)
 
 
 def test_importing_app_loads_no_model_and_starts_no_server():
@@ -116,9 +120,9 @@ class CountingEstimator:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def estimate(self, *args, **kwargs):
+    def estimate_people(self, *args, **kwargs):
         self.calls += 1
-        return self.inner.estimate(*args, **kwargs)
+        return self.inner.estimate_people(*args, **kwargs)
 
 
 def test_threshold_redraws_from_state_without_inference(estimator):
@@ -148,9 +152,10 @@ def test_downloads_are_json_and_csv_of_the_result(estimator):
     json_path, csv_path = ui.downloads(shown)
     assert json.loads(Path(json_path).read_text()) == keypoints
     rows = list(csv.reader(Path(csv_path).read_text().splitlines()))
-    assert rows[0] == ["joint", "x", "y", "confidence"]
-    assert [r[0] for r in rows[1:]] == [j["name"] for j in keypoints["joints"]]
-    assert [float(r[1]) for r in rows[1:]] == [j["x"] for j in keypoints["joints"]]
+    assert rows[0] == ["person", "joint", "x", "y", "confidence"]
+    joints = [(p["id"], j) for p in keypoints["people"] for j in p["joints"]]
+    assert [(int(r[0]), r[1]) for r in rows[1:]] == [(i, j["name"]) for i, j in joints]
+    assert [float(r[2]) for r in rows[1:]] == [j["x"] for _, j in joints]
 
 
 @pytest.mark.parametrize("threshold, message", [("high", "must be a number"), (1.5, "between 0 and 1"), (-0.1, "between 0 and 1")])
@@ -170,12 +175,42 @@ def test_readme_api_example_runs(server, capsys):
     assert 'Client("http://127.0.0.1:7860/")' in block
     code = block.replace("http://127.0.0.1:7860/", server[0])
     cwd = os.getcwd()
-    os.chdir(REPO)  # the example names examples/astronaut.jpg relative to the checkout
+    os.chdir(REPO)  # the example names a photo in examples/ relative to the checkout
     try:
         namespace: dict = {}
         exec(compile(code, "README.md api-example", "exec"), namespace)
     finally:
         os.chdir(cwd)
-    printed = [line for line in capsys.readouterr().out.splitlines() if "score=" in line]
-    assert len(printed) == 16 and printed[0].split()[0] == "r_ankle"
-    assert len(namespace["gallery"]) == 16 and namespace["keypoints"]["flip"] is True
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("person ")]
+    people = namespace["result"]["people"]
+    assert len(people) >= 3 and len(printed) == len(people)  # a group photo: one line per person
+    assert printed[0].startswith("person 1: score ")
+    assert namespace["keypoints"]["flip"] is True and len(namespace["keypoints"]["people"]) == len(people)
+    assert len(namespace["gallery"]) == len(people[0]["joints"])  # the heatmaps of person 1
+
+
+def test_choosing_a_person_redraws_from_state_without_inference(coco_estimator):
+    """The group example: the gallery shows person 1; picking person 3 in the list, or clicking
+    on them in the overlay, shows theirs (and highlights their box), with no new inference."""
+    import gradio as gr
+
+    import app
+
+    counting = CountingEstimator(coco_estimator)
+    ui = app.App(counting)
+    photo = REPO / "examples" / "06_walking_street_000000252219.jpg"
+    overlay, gallery, table, keypoints, shown = ui.predict(str(photo), 0.2, False, "")
+    assert counting.calls == 1 and len(keypoints["people"]) == 3 and shown.person == 0
+    assert sorted({row[0] for row in table}) == [1, 2, 3]
+    update, status = ui.people_list(shown)
+    assert [c[0].split(" · ")[0] for c in update["choices"]] == ["Person 1", "Person 2", "Person 3"] and "3 people" in status
+
+    third_overlay, third_gallery, third = ui.choose(shown, 2, 0.2)
+    assert third.person == 2 and third_overlay != overlay
+    assert [Path(p).read_bytes() for p, _ in third_gallery] != [Path(p).read_bytes() for p, _ in gallery]
+    x1, y1, x2, y2 = keypoints["people"][2]["box"]
+    f = shown.image.shape[1] / keypoints["image"]["width"]
+    click = gr.SelectData(None, {"index": [(x1 + x2) / 2 * f, (y1 + y2) / 2 * f], "value": None})
+    person, clicked_overlay, clicked_gallery, clicked = ui.click(shown, 0.2, click)
+    assert person == 2 and clicked.person == 2 and clicked_overlay == third_overlay
+    assert counting.calls == 1

@@ -128,7 +128,7 @@ def test_int8_graph_quantizes_every_conv_and_no_deconv_is_left(exported):
 
 def test_exported_model_runs_in_the_app_pipeline_locally_and_from_the_hub(exported, tmp_path):
     out, _, _ = exported
-    image = EXAMPLES / "astronaut.jpg"
+    image = EXAMPLES / "01_sport_skiing_000000000785.jpg"
     int8 = PoseEstimator.load(ModelSource(path=out), threads=2).estimate(image, flip=True)
     fp32 = PoseEstimator.load(ModelSource(path=out / "fp32"), threads=2).estimate(image, flip=True)
     for r in (int8, fp32):
