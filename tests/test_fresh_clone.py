@@ -69,3 +69,18 @@ def test_fresh_clone_with_the_hub_uses_the_hub_model_and_stops_on_a_damaged_cach
         with running_app(None, tmp_path / "second", extra_env={**env, "HF_HUB_OFFLINE": "1"}):
             pass
     assert "checksum mismatch" in str(info.value) and "bundled" not in str(info.value), info.value
+
+
+def test_bundled_models_are_in_the_repository():
+    """The bundled ONNX files must be committed, not ignored (``*.onnx`` is ignored elsewhere):
+    without them a fresh clone has nothing to fall back to."""
+    import subprocess
+
+    from pose.detector import BUNDLED_DETECTOR
+    from tests.shared_data import REPO
+
+    files = [str((folder / "model.onnx").relative_to(REPO)) for folder in (BUNDLED_MODEL, BUNDLED_DETECTOR)]
+    ignored = subprocess.run(["git", "check-ignore", *files], cwd=REPO, capture_output=True, text=True)
+    assert ignored.returncode == 1 and ignored.stdout == "", f"git ignores {ignored.stdout.split()}"
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *files], cwd=REPO, capture_output=True, text=True)
+    assert tracked.returncode == 0, tracked.stderr
