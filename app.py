@@ -174,19 +174,22 @@ class App:
             return None
         return self._overlay(shown, checked_number(threshold, 0.0, 1.0, THRESHOLD_LABEL))
 
-    def people_list(self, shown: Shown | None) -> tuple:
+    def people_list(self, shown: Shown | None, threshold: Any) -> tuple:
         """After an estimate: the person list (``Person 2 · 0.87``, best first) and a status line."""
         if shown is None:
             return gr.update(choices=[], value=None), ""
         result = shown.result
+        threshold = checked_number(threshold, 0.0, 1.0, THRESHOLD_LABEL)
         choices = [(f"Person {i} · {p.score:.2f}", i - 1) for i, p in enumerate(result.people, 1)]
         if result.nobody_found:
             status = f"The detector ({result.detector}) found nobody, so the whole photo was estimated as one person."
         elif result.detector is None:
             status = f"{len(result.people)} {'person' if len(result.people) == 1 else 'people'} in the boxes given."
         else:
-            n = len(result.people)
-            status = f"{n} {'person' if n == 1 else 'people'} found. Click a person to see their heatmaps."
+            n, drawn = len(result.people), sum(p.score >= threshold for p in result.people)
+            status = f"{n} {'person' if n == 1 else 'people'} found"
+            status += "." if drawn == n else f", {drawn} drawn at this confidence threshold (the others are in the list and the table)."
+            status += " Click a person to see their heatmaps."
         return gr.update(choices=choices, value=shown.person), status
 
     def choose(self, shown: Shown | None, person: Any, threshold: Any) -> tuple:
@@ -390,7 +393,8 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
                     image = photo_input(label="Photo", sources=["upload", "webcam", "clipboard"], height=360, elem_id="photo")
-                    threshold = number_slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01, label=THRESHOLD_LABEL, elem_id="threshold")
+                    threshold = number_slider(0.0, 1.0, value=DEFAULT_THRESHOLD, step=0.01, label=THRESHOLD_LABEL, elem_id="threshold",
+                                              info="Joints, and people, scoring below it are not drawn")
                     flip = gr.Checkbox(value=False, label="Flip test (average with the mirrored image; 2x slower)", elem_id="flip")
                     box = gr.Textbox(value="", label="Person boxes (optional)", elem_id="boxes",
                                      placeholder="x1,y1,x2,y2; x1,y1,x2,y2 in pixels; empty = find everyone")
@@ -420,7 +424,7 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
                 api_name="predict",
                 trigger_mode="always_last",
             ).then(
-                app.people_list, inputs=[shown], outputs=[person, status], api_visibility="private", show_progress="hidden",
+                app.people_list, inputs=[shown, threshold], outputs=[person, status], api_visibility="private", show_progress="hidden",
             ).then(app.downloads, inputs=[shown], outputs=[json_file, csv_file], api_visibility="private")
             # change (not release): mouse, keyboard and the number box all redraw; always_last drops stale redraws.
             threshold.change(app.redraw, inputs=[shown, threshold], outputs=[overlay], api_visibility="private", trigger_mode="always_last")

@@ -10,7 +10,8 @@ events run at once, how many may wait; defaults 1 and 64). Waits until the app a
 gives each client its own ``gradio_client.Client`` on its own thread. Each client sends
 --warmup requests (not measured), then all start together and send --requests each, cycling
 through the shared MPII photos with their annotated person boxes as ``x1,y1,x2,y2`` and the
-repo's examples/*.jpg without a box. A request succeeds when it returns 16 joints.
+repo's examples/*.jpg without a box (the detector finds the people). A request succeeds when every
+person it returns has all the joints of the model's skeleton.
 
 Prints successes, failures (with the first few messages), p50/p95/max latency per request,
 throughput, and the server's RSS (the app and any children, VmRSS from /proc) before the
@@ -45,6 +46,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 for _var in ("NO_PROXY", "no_proxy"):
     os.environ[_var] = ",".join(filter(None, [os.environ.get(_var, ""), "127.0.0.1,localhost"]))
 
+from pose.joints import SKELETONS  # noqa: E402
 from tests.app_server import running_app  # noqa: E402
 from tests.shared_data import REPO, make_model_dir, missing_reason, mpii_people, shared_available  # noqa: E402
 
@@ -147,9 +149,10 @@ def _call(client, endpoint: str, item: Item, flip: bool, timeout_s: float) -> di
     else:
         job = client.submit(handle_file(str(item.image)), 0.2, flip, item.box, api_name="/predict")
         *_, keypoints = job.result(timeout=timeout_s)
-    joints = keypoints.get("joints") if isinstance(keypoints, dict) else None
-    if not joints or len(joints) != 16:
-        raise ValueError(f"expected 16 joints, got {None if joints is None else len(joints)} in {str(keypoints)[:200]}")
+    people = keypoints.get("people") if isinstance(keypoints, dict) else None
+    skeleton = SKELETONS.get(keypoints.get("skeleton")) if isinstance(keypoints, dict) else None
+    if not people or skeleton is None or any(len(p.get("joints", [])) != len(skeleton) for p in people):
+        raise ValueError(f"expected people with a whole skeleton's joints in {str(keypoints)[:200]}")
     return keypoints
 
 

@@ -11,7 +11,7 @@ session (``PersonDetector``). Every model fact lives in the config; YOLOX-Nano's
       "input": {"name": "images", "width": 416, "height": 416, "color": "BGR", "scale": 1.0,
                 "letterbox": {"fill": 114, "place": "top-left"}},
       "output": {"name": "output", "strides": [8, 16, 32]},
-      "person_class": 0, "score_threshold": 0.3, "nms_iou": 0.45
+      "person_class": 0, "score_threshold": 0.15, "nms_iou": 0.45
     }
 
 ``scale`` multiplies 0-255 pixel values (1.0: raw values, as YOLOX takes them). The output is

@@ -93,15 +93,18 @@ SELECTED_COLOR = (255, 221, 0)  # RGB: the person whose heatmaps are shown
 
 
 def draw_people(image: np.ndarray, people: PeopleResult, threshold: float, selected: int | None = None) -> np.ndarray:
-    """Copy of an (H, W, 3) RGB image with every person drawn: skeleton coloured by side, a thin
-    box and the person's number (1, 2, ...) at its top-left corner; ``selected`` (an index into
-    ``people.people``) gets a thicker yellow box. ``image`` may be a downscaled copy."""
+    """Copy of an (H, W, 3) RGB image with every person whose score reaches ``threshold`` drawn:
+    skeleton coloured by side (joints below ``threshold`` left out), a thin box and the person's
+    number (1, 2, ...) at its top-left corner; ``selected`` (an index into ``people.people``) is
+    always drawn, with a thicker yellow box. ``image`` may be a downscaled copy."""
     out = np.ascontiguousarray(image).copy()
     h, w = out.shape[:2]
     f = w / people.image_size[0]
     thin = max(1, round(max(h, w) / 600))
     font = max(0.4, max(h, w) / 1400)
     for i, person in enumerate(people.people):
+        if person.score < threshold and i != selected and len(people.people) > 1:
+            continue
         out = draw_skeleton(out, person, threshold)
         if person.box_source == "image" and len(people.people) == 1:
             continue  # the whole photo: no box worth drawing

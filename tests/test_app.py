@@ -200,10 +200,11 @@ def test_choosing_a_person_redraws_from_state_without_inference(coco_estimator):
     ui = app.App(counting)
     photo = REPO / "examples" / "06_walking_street_000000252219.jpg"
     overlay, gallery, table, keypoints, shown = ui.predict(str(photo), 0.2, False, "")
-    assert counting.calls == 1 and len(keypoints["people"]) == 3 and shown.person == 0
-    assert sorted({row[0] for row in table}) == [1, 2, 3]
-    update, status = ui.people_list(shown)
-    assert [c[0].split(" · ")[0] for c in update["choices"]] == ["Person 1", "Person 2", "Person 3"] and "3 people" in status
+    assert counting.calls == 1 and len(keypoints["people"]) >= 3 and shown.person == 0
+    assert sorted({row[0] for row in table}) == list(range(1, len(keypoints["people"]) + 1))
+    update, status = ui.people_list(shown, 0.2)
+    assert [c[0].split(" · ")[0] for c in update["choices"]][:3] == ["Person 1", "Person 2", "Person 3"]
+    assert "3 drawn at this confidence threshold" in status  # the walkers; weak boxes are only listed
 
     third_overlay, third_gallery, third = ui.choose(shown, 2, 0.2)
     assert third.person == 2 and third_overlay != overlay

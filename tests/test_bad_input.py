@@ -107,6 +107,9 @@ CASES = [
     ("grey.jpg", 0.2, False, "3000,3000,4000,4000", r"lies outside the 1280x720 image"),
     ("grey.jpg", 0.2, False, "600,100,300,500", r"empty: x2 must be greater than x1"),
     ("grey.jpg", 0.2, False, "left,top,right,bottom", r"x1,y1,x2,y2"),
+    ("grey.jpg", 0.2, False, "100,100,300,500; 200,100,250", r"x1,y1,x2,y2 \(four numbers.*not '200,100,250'"),
+    ("grey.jpg", 0.2, False, "100,100,300,500; 3000,3000,4000,4000", r"lies outside the 1280x720 image"),
+    ("grey.jpg", 0.2, False, "; ".join(["100,100,300,500"] * 21), r"At most 20 person boxes can be given at once, not 21"),
 ]
 
 
@@ -117,7 +120,7 @@ def clean_keypoints(client) -> np.ndarray:
 
     person = single_person()
     result = client.predict(handle_file(str(person.image)), False, box_text(person), api_name="/keypoints")
-    return np.array([[j["x"], j["y"]] for j in result["joints"]])
+    return np.array([[j["x"], j["y"]] for j in result["people"][0]["joints"]])
 
 
 @pytest.mark.parametrize("name, threshold, flip, box, expected", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}" for c in CASES])
@@ -131,7 +134,8 @@ def test_bad_input_matrix(client, clean_keypoints, tmp_path, name, threshold, fl
     if expected == PERSON_OK:
         overlay, gallery, table, keypoints = client.predict(upload, threshold, flip, box_arg, api_name="/predict")
         assert len(gallery) == 16 and len(table["data"]) == 16
-        pred = np.array([[j["x"], j["y"]] for j in keypoints["joints"]]) / scale  # back to the clean photo's pixels
+        (only,) = keypoints["people"]
+        pred = np.array([[j["x"], j["y"]] for j in only["joints"]]) / scale  # back to the clean photo's pixels
         # Same answer as for the clean photo (converted pixels differ slightly: JPEG, palette, 16-bit) ...
         drift = np.linalg.norm(pred - clean_keypoints, axis=1)[person.visible] / person.head_size
         assert np.median(drift) <= 0.1, f"{name}: drift / head size {np.round(drift, 2)}"
@@ -156,7 +160,7 @@ def test_server_still_serves_correctly_after_the_matrix(client):
 
     person = single_person()
     result = client.predict(handle_file(str(person.image)), False, box_text(person), api_name="/keypoints")
-    assert_near_ground_truth(result["joints"], person)
+    assert_near_ground_truth(result["people"][0]["joints"], person)
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../../../../../../etc/passwd", str(mpii_people()[0].image) if mpii_people else ""])
@@ -175,4 +179,4 @@ def test_model_source_cannot_be_changed_through_the_api(client):
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert set(api) == {"/predict", "/keypoints", "/video"}
     names = {p["parameter_name"] for e in api.values() for p in e["parameters"]}
-    assert names == {"image", "threshold", "flip", "box", "video"}
+    assert names == {"image", "threshold", "flip", "boxes", "box", "video"}  # boxes: photos; box: a video's first frame

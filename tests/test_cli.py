@@ -27,14 +27,30 @@ def test_cli_json_overlays_and_a_bad_file(model_dir, tmp_path):
     results = json.loads(out.read_text())
     assert [r["file"] for r in results] == [str(people[0].image), str(bad), str(people[1].image)]
     assert "not an image" in results[1]["error"]
-    assert results[0]["flip"] is True and results[0]["box_source"] == "user" and len(results[0]["joints"]) == 16
+    assert results[0]["flip"] is True and results[0]["detector"] is None  # the box was given
+    (person,) = results[0]["people"]
+    assert person["box_source"] == "user" and len(person["joints"]) == 16
+    assert results[2]["detector"] is None and results[2]["people"][0]["box_source"] == "user"  # --box applies to every file
     assert sorted(p.name for p in (tmp_path / "ov").iterdir()) == sorted(f"{p.image.stem}_pose.jpg" for p in people)
+
+
+def test_cli_finds_everyone_by_default(tmp_path):
+    """No box: the bundled detector finds the three people of the street example."""
+    photo = REPO / "examples" / "06_walking_street_000000252219.jpg"
+    proc = run_cli(photo, "--model-path", REPO / "models" / "pp-tinypose-256x192-coco")
+    assert proc.returncode == 0, proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert result["skeleton"] == "coco" and result["detector"].startswith("YOLOX-Nano")
+    people = result["people"]
+    assert {p["box_source"] for p in people} == {"detector"}
+    assert [p["score"] >= 0.5 for p in people[:3]] == [True] * 3  # the three walkers, best first
+    assert all(p["score"] < 0.2 for p in people[3:])  # any weak box after them (a cart, a coat)
 
 
 def test_cli_model_flag_overrides_environment(model_dir, tmp_path):
     proc = run_cli(mpii_people()[0].image, "--model-path", model_dir, env={"POSE_MODEL_PATH": str(tmp_path / "nowhere")})
     assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)[0]["joints"]) == 16
+    assert len(json.loads(proc.stdout)[0]["people"][0]["joints"]) == 16
 
 
 def test_cli_bad_box_is_refused_before_loading(tmp_path):

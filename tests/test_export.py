@@ -207,7 +207,7 @@ def test_coco_checkpoint_exports_to_a_17_joint_int8_model_that_runs_in_the_app(t
     image = sorted(EXAMPLES.glob("*.jpg"))[0]
     with running_app(out, tmp_path / "app") as app:
         result = Client(app.url, verbose=False).predict(handle_file(str(image)), True, "", api_name="/keypoints")
-    assert result["skeleton"] == "coco" and [j["name"] for j in result["joints"]] == list(COCO.joints)
+    assert result["skeleton"] == "coco" and [j["name"] for j in result["people"][0]["joints"]] == list(COCO.joints)
     assert result["model"] == cfg.name
 
 

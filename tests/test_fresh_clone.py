@@ -14,7 +14,7 @@ import pytest
 from pose.hub import BUNDLED_MODEL, DEFAULT_MODEL_REPO, DEFAULT_MODEL_REVISION
 from tests.app_server import running_app
 from tests.hub_server import HubServer
-from tests.shared_data import FIXTURE_CONFIG, SHARED_ONNX, coco_people
+from tests.shared_data import FIXTURE_CONFIG, REPO, SHARED_ONNX
 from tests.test_hub import corrupt, dead_endpoint
 
 BUNDLED_NAME = json.loads((BUNDLED_MODEL / "pose_config.json").read_text())["name"]
@@ -41,10 +41,15 @@ def test_fresh_clone_without_network_serves_the_bundled_model(tmp_path, shared):
         assert "no network connection and no cached copy" in text, text
         log = app.log_path.read_text()
         assert log.count("using the bundled model") == 1 and "Retrying" not in log, log
-        person = coco_people()[0]
         client = Client(app.url, verbose=False)
-        result = client.predict(handle_file(str(person.image)), False, ",".join(map(str, person.box)), api_name="/keypoints")
-    assert result["model"] == BUNDLED_NAME and result["skeleton"] == "coco" and len(result["joints"]) == 17
+        group = REPO / "examples" / "08_group_baseball_pro_000000002153.jpg"  # pitcher, batter, catcher, umpire
+        result = client.predict(handle_file(str(group)), False, "", api_name="/keypoints")
+    assert result["model"] == BUNDLED_NAME and result["skeleton"] == "coco"
+    assert result["detector"].startswith("YOLOX-Nano")
+    people = result["people"]
+    assert len(people) >= 4 and [p["id"] for p in people] == list(range(1, len(people) + 1))
+    assert all(p["box_source"] == "detector" and len(p["joints"]) == 17 for p in people)
+    assert [p["score"] for p in people] == sorted((p["score"] for p in people), reverse=True)
     print(f"fresh clone, no network: serving after {took:.1f} s")  # shown with -s; the limit is 15 s
 
 

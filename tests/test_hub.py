@@ -98,7 +98,7 @@ def test_first_run_downloads_config_and_onnx(hub, tmp_path, shared):
     assert len(gets(hub, CONFIG)) == 1 and len(gets(hub, ONNX)) == 1, resolves(hub)
     assert result is not None and len(result) == 1
     assert result[0]["model"] == MODEL_NAME
-    assert len(result[0]["joints"]) == 16
+    assert len(result[0]["people"][0]["joints"]) == 16
     assert hashlib.sha256(cached_onnx(tmp_path / "hf", hub).read_bytes()).hexdigest() == EXPECTED_SHA
 
 
@@ -110,7 +110,7 @@ def test_second_run_uses_cache(hub, tmp_path, shared):
     code, err, result = run_pose(hub.endpoint, hf, revision=hub.commit_for(REPO_ID))
     assert code == 0, err
     assert hub.requests == []  # commit revision: no request at all
-    assert result is not None and len(result[0]["joints"]) == 16
+    assert result is not None and len(result[0]["people"][0]["joints"]) == 16
 
     code, err, _ = run_pose(hub.endpoint, hf, revision="main")
     assert code == 0, err
@@ -183,7 +183,7 @@ def test_corrupted_cache_is_downloaded_again(hub, tmp_path, shared):
     assert code == 0, err
     assert "checksum mismatch" in err
     assert len(gets(hub, ONNX)) == 1, resolves(hub)
-    assert result is not None and len(result[0]["joints"]) == 16
+    assert result is not None and len(result[0]["people"][0]["joints"]) == 16
     assert hashlib.sha256(cached_onnx(hf, hub).read_bytes()).hexdigest() == EXPECTED_SHA
 
 
@@ -231,7 +231,7 @@ def default_hub(hub):
 def assert_fell_back(code: int, err: str, result: list | None, why: str) -> None:
     assert code == 0, err
     assert result[0]["model"] == BUNDLED_NAME and result[0]["skeleton"] == "coco", result
-    assert len(result[0]["joints"]) == 17
+    assert len(result[0]["people"][0]["joints"]) == 17
     warnings = [line for line in err.splitlines() if "using the bundled model" in line]
     assert len(warnings) == 1 and why in warnings[0] and BUNDLED_NAME in warnings[0], err
 

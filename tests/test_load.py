@@ -20,8 +20,9 @@ def test_concurrent_clients_all_answered_and_memory_stays_flat(shared, model_dir
     assert run.not_run == 0
     assert len(run.results) == CLIENTS * REQUESTS
     for result in run.results:
-        assert [j["name"] for j in result["joints"]] == list(MPII.joints)
-    assert {r["box_source"] for r in run.results} == {"user", "image"}  # MPII boxes and whole examples
+        assert all([j["name"] for j in p["joints"]] == list(MPII.joints) for p in result["people"])
+    sources = {p["box_source"] for r in run.results for p in r["people"]}
+    assert sources == {"user", "detector"}  # MPII boxes, and the people the detector finds in the examples
     # From warm-up (every client served once: the first inference's buffers are in place) to the
     # end; the one-off first-request cost (~70 MiB) is in rss_before -> rss_warm.
     growth = res.rss_after_mb - res.rss_warm_mb

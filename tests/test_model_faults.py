@@ -35,7 +35,7 @@ def test_broken_download_leaves_no_corrupt_file_and_the_retry_succeeds(shared, t
         )
         onnx_gets = [r for r in hub.requests if r[0] == "GET" and r[1].endswith("/model.onnx")]
     assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)[0]["joints"]) == 16
+    assert len(json.loads(proc.stdout)[0]["people"][0]["joints"]) == 16
     assert len(onnx_gets) == 2  # the broken transfer, then huggingface_hub's retry
     cache = hf_home / "hub" / f"models--{REPO_ID.replace('/', '--')}"
     assert not list(cache.rglob("*.incomplete"))
@@ -96,3 +96,30 @@ def test_config_with_the_wrong_layout_fails_at_start_up(shared, tmp_path):
 def test_config_with_the_wrong_output_fails_at_start_up(shared, tmp_path):
     folder = model_dir_with(tmp_path, output={"name": "pass1_skeleton_pafs/BiasAdd"})
     assert_refused_at_start(start_app(folder), "has shape [1, 32, 32, 28]", "16 joint channels")
+
+
+def test_detector_whose_tensors_do_not_match_its_config_fails_at_start_up(model_dir, tmp_path):
+    """A detector config whose strides make another anchor count than the ONNX output has."""
+    from pose.detector import BUNDLED_DETECTOR
+
+    folder = tmp_path / "detector"
+    folder.mkdir()
+    (folder / "model.onnx").symlink_to(BUNDLED_DETECTOR / "model.onnx")
+    config = json.loads((BUNDLED_DETECTOR / "detector_config.json").read_text())
+    config["output"]["strides"] = [8, 16]
+    (folder / "detector_config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env=clean_env(POSE_MODEL_PATH=str(model_dir), POSE_DETECTOR_PATH=str(folder), GRADIO_SERVER_NAME="127.0.0.1",
+                      GRADIO_SERVER_PORT="0"),
+    )
+    assert_refused_at_start(proc, f"detector {folder / 'model.onnx'} and its config do not match",
+                            "strides [8, 16] at 416x416 make 3380 anchors")
+
+
+def test_bad_max_people_setting_stops_start_up(model_dir):
+    proc = subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env=clean_env(POSE_MODEL_PATH=str(model_dir), POSE_MAX_PEOPLE="lots", GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT="0"),
+    )
+    assert_refused_at_start(proc, "POSE_MAX_PEOPLE must be a whole number of at least 1, not 'lots'")

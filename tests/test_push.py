@@ -107,7 +107,7 @@ def test_app_runs_on_the_pushed_model_at_the_tag(pushed, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    assert len(result) == 1 and len(result[0]["joints"]) == 16
+    assert len(result) == 1 and len(result[0]["people"][0]["joints"]) == 16
     assert result[0]["model"] == json.loads(FIXTURE_CONFIG.read_text())["name"]
 
 
