@@ -362,6 +362,17 @@ def checked_number(value: Any, minimum: float, maximum: float, what: str) -> flo
     return number
 
 
+def pick_example(evt: gr.SelectData) -> str:
+    """The example photo clicked in the examples gallery."""
+    return EXAMPLES[evt.index]
+
+
+def _example_caption(path: str) -> str:
+    """``06_walking_street_000000252219.jpg`` -> ``walking street``."""
+    words = Path(path).stem.split("_")[1:-1]
+    return " ".join(w for w in words if w not in ("sport", "group"))
+
+
 def _duration(seconds: int) -> str:
     return f"{seconds // 60} minutes" if seconds % 60 == 0 and seconds >= 120 else f"{seconds} s"
 
@@ -399,8 +410,11 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
                     box = gr.Textbox(value="", label="Person boxes (optional)", elem_id="boxes",
                                      placeholder="x1,y1,x2,y2; x1,y1,x2,y2 in pixels; empty = find everyone")
                     run = gr.Button("Estimate poses", variant="primary")
-                    if EXAMPLES:
-                        gr.Examples(examples=[[p] for p in EXAMPLES], inputs=[image], cache_examples=False, elem_id="examples")
+                    # A gallery, not gr.Examples: an example sets the photo as a plain value. gr.Examples sets it
+                    # with a property update, which gives the session a fresh gr.Image without photo_input's
+                    # preprocess, so a bad upload after an example would fail inside Gradio, unexplained.
+                    examples = gr.Gallery(value=[(p, _example_caption(p)) for p in EXAMPLES], label="Examples (click one)",
+                                          columns=3, height="auto", allow_preview=False, interactive=False, elem_id="examples")
                 with gr.Column(scale=2, min_width=400):
                     status = gr.Markdown("", elem_id="status")
                     overlay = gr.Image(label="Skeleton overlay (click a person)", type="filepath", interactive=False, elem_id="overlay")
@@ -412,20 +426,24 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
                 with gr.Column():
                     keypoints_json = gr.JSON(label="Keypoints (JSON)")
                     with gr.Row():
-                        json_file = gr.File(label="Download JSON")
+                        json_file = gr.File(label="Download JSON", elem_id="download-json")
                         csv_file = gr.File(label="Download CSV")
             shown = gr.State(None)
 
-            gr.on(
-                triggers=[run.click, image.change, flip.change],
-                fn=app.predict,
-                inputs=[image, threshold, flip, box],
-                outputs=[overlay, gallery, table, keypoints_json, shown],
-                api_name="predict",
-                trigger_mode="always_last",
-            ).then(
-                app.people_list, inputs=[shown, threshold], outputs=[person, status], api_visibility="private", show_progress="hidden",
-            ).then(app.downloads, inputs=[shown], outputs=[json_file, csv_file], api_visibility="private")
+            estimate = dict(fn=app.predict, inputs=[image, threshold, flip, box], outputs=[overlay, gallery, table, keypoints_json, shown],
+                            trigger_mode="always_last")
+
+            def then_show(event: Any) -> None:
+                """After an estimate: the person list and status line, then the downloads."""
+                event.then(app.people_list, inputs=[shown, threshold], outputs=[person, status], api_visibility="private",
+                           show_progress="hidden").then(app.downloads, inputs=[shown], outputs=[json_file, csv_file],
+                                                        api_visibility="private")
+
+            # input (not change): change fires twice for one upload (two inferences, errors shown twice).
+            then_show(gr.on(triggers=[run.click, image.input, flip.change], api_name="predict", **estimate))
+            # An example sets the photo without an input event: estimate after it is set.
+            then_show(examples.select(pick_example, outputs=[image], api_visibility="private", show_progress="hidden")
+                      .then(api_visibility="private", **estimate))
             # change (not release): mouse, keyboard and the number box all redraw; always_last drops stale redraws.
             threshold.change(app.redraw, inputs=[shown, threshold], outputs=[overlay], api_visibility="private", trigger_mode="always_last")
             # input (not change): only a person picked by hand; a click on the overlay sets the list itself.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,22 +54,28 @@ class PoseModel:
         self.config = config
         self.onnx_path = Path(onnx_path)
         self.threads = threads or default_threads()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
-        try:
-            self.session = ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"onnxruntime cannot load the model file {self.onnx_path}: {first}") from None
+        self.session = self._session(self.threads)
         self._fixed_batch = self._check_io()
         self._channels = np.argsort(config.channel_joints)  # skeleton joint -> output channel
+        self._lock = threading.Lock()
+        self._single_thread: ort.InferenceSession | None = None  # made on the first call with several crops
+        self._pool: ThreadPoolExecutor | None = None
         log.info(
             "loaded %s from %s (%d threads, input %s %dx%d)",
             config.name, self.onnx_path, self.threads, config.input_layout, config.input_width, config.input_height,
         )
+
+    def _session(self, threads: int) -> ort.InferenceSession:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
+        try:
+            return ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"onnxruntime cannot load the model file {self.onnx_path}: {first}") from None
 
     def _check_io(self) -> bool:
         """Compare the graph's tensors with the config; return True when batch size is fixed at 1."""
@@ -101,15 +109,36 @@ class PoseModel:
         return ishape[0] == 1
 
     def heatmaps(self, crops: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 RGB crops -> (N, J, Hh, Wh) float32 heatmaps in the skeleton's joint order."""
+        """(N, H, W, 3) uint8 RGB crops -> (N, J, Hh, Wh) float32 heatmaps in the skeleton's joint order.
+
+        One crop runs on the session with all threads. Several crops are split into one chunk
+        per thread, each chunk a batch (crop by crop for a batch-1 model) on a one-thread session,
+        the chunks side by side: on 2 cores, 6 crops of PP-TinyPose take 39 ms so against 68 ms
+        one after the other, and the int8 PoseResNet-50 86 ms against 94 ms as one batch of 6.
+        """
         x = to_input_tensor(crops, self.config)
-        if self._fixed_batch and len(x) > 1:
-            out = np.concatenate([self._run(x[i : i + 1]) for i in range(len(x))])
+        if len(x) == 1 or self.threads == 1:
+            out = self._run_chunk(self.session, x)
         else:
-            out = self._run(x)
+            session, pool = self._parallel()
+            chunks = np.array_split(x, min(self.threads, len(x)))
+            out = np.concatenate(list(pool.map(lambda chunk: self._run_chunk(session, chunk), chunks)))
         if self.config.output_layout == "NHWC":
             out = out.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(out[:, self._channels], dtype=np.float32)
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run([self.config.output_name], {self.config.input_name: x})[0]
+    def _parallel(self) -> tuple[ort.InferenceSession, ThreadPoolExecutor]:
+        """The one-thread session and the workers that run chunks of crops side by side."""
+        with self._lock:
+            if self._single_thread is None:
+                self._single_thread = self._session(1)
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="pose-crops")
+            return self._single_thread, self._pool
+
+    def _run_chunk(self, session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
+        if self._fixed_batch and len(x) > 1:
+            return np.concatenate([self._run(session, x[i : i + 1]) for i in range(len(x))])
+        return self._run(session, x)
+
+    def _run(self, session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
+        return session.run([self.config.output_name], {self.config.input_name: x})[0]

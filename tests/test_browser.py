@@ -1,7 +1,7 @@
 """The real page in a real browser: ``python app.py`` in a subprocess, driven by Playwright's
 Chromium (Debian's ``/usr/bin/chromium``; ``playwright install`` is never needed).
 
-The app logs one ``app: estimated WxH image in N ms`` line per inference; counting those lines
+The app logs one ``app: estimated WxH image in N ms: K people`` line per inference; counting those lines
 in its log shows that moving the threshold slider redraws without inference and that flipping
 the flip-test checkbox does run one. The live webcam tab runs on Chromium's fake camera
 playing a stamped clip (``tests/live_camera.py``); with POSE_LOG_LEVEL=DEBUG the app logs
@@ -29,10 +29,10 @@ from tests.live_camera import (CHROMIUM, CHROMIUM_ARGS, LIVE_OUT_IMG, LIVE_STATU
 from tests.shared_data import REPO
 from tests.test_hub import dead_endpoint
 
-PHOTO = REPO / "examples" / "01_sport_skiing_000000000785.jpg"
+PHOTO = REPO / "examples" / "06_walking_street_000000252219.jpg"  # three people walking
 TIMEOUT_MS = 30_000
 QUIET_S = 2.5  # how long the log must stay unchanged to count as "no new inference"
-ESTIMATED = re.compile(r" app: estimated \d+x\d+ image in \d+ ms$", re.MULTILINE)
+ESTIMATED = re.compile(r" app: estimated \d+x\d+ image in \d+ ms: \d+ people$", re.MULTILINE)
 CAPTION = re.compile(r"^(?P<joint>[a-z_]+) (?P<score>-?\d+(?:\.\d+)?)$")
 
 LIVE_STATUS_LINE = re.compile(r"^frame (?P<frame>\d+) · (?P<fps>[\d.]+) fps · box: (?P<box>[a-z ]+) · (?P<shown>\d+)/(?P<joints>\d+) joints shown$")
@@ -66,7 +66,11 @@ THRESHOLD_NUMBER = "#threshold input[type=number]"
 THRESHOLD_RANGE = "#threshold input[type=range]"
 FLIP = "#flip input[type=checkbox]"
 TABLE_GRID = "#joints-table [role=grid]"
-TABLE_FIRST_CELLS = "#joints-table [role=gridcell][aria-colindex='1']"
+TABLE_PERSON_CELLS = "#joints-table [role=gridcell][aria-colindex='1']"
+TABLE_JOINT_CELLS = "#joints-table [role=gridcell][aria-colindex='2']"
+GALLERY_FIRST_IMG = "#gallery .gallery-item img"
+PERSON_INPUT = "#person input"
+STATUS = "#status"
 
 
 def inferences(log_path: Path) -> int:
@@ -170,15 +174,18 @@ def test_upload_threshold_redraws_without_inference_flip_reruns(page, app_server
     assert "Skeleton overlay" in page.locator("#overlay").inner_text()
     first_src = overlay_changed_from(page, "")
     page.locator(GALLERY_ITEM).nth(len(COCO) - 1).wait_for(state="attached")
-    page.locator(TABLE_FIRST_CELLS).nth(len(COCO) - 1).wait_for(state="attached")
+    page.locator(TABLE_JOINT_CELLS).nth(len(COCO) - 1).wait_for(state="attached")
     wait_until_idle(page)
     wait_for_inferences(log_path, start + 1)  # exactly one inference for one upload
 
-    # The page says which model runs, and why not the Simple Baselines one.
+    # The page says which model runs, and why not the Simple Baselines one; and who was found.
     notice = page.locator("#model-notice").inner_text()
     assert "Running the bundled PP-TinyPose" in notice and "no network connection" in notice, notice
+    expect(page.locator(STATUS)).to_contain_text("drawn at this confidence threshold")
+    people = int(re.search(r"(\d+) people found", page.locator(STATUS).inner_text())[1])
+    assert people >= 3
 
-    # The COCO overlay: the skier's left limbs orange, right limbs blue, both drawn.
+    # The COCO overlay: left limbs orange, right limbs blue, both drawn, on everyone.
     import cv2
     import numpy as np
 
@@ -186,10 +193,11 @@ def test_upload_threshold_redraws_without_inference_flip_reruns(page, app_server
     drawn = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(int)
     for side in (Side.LEFT, Side.RIGHT):
         near = (np.abs(drawn - SIDE_COLORS[side]).max(axis=2) <= 40).sum()
-        assert near >= 100, (side, near)
+        assert near >= 300, (side, near)
 
-    # Gallery: 17 heatmaps, captioned "<joint> <confidence>" in COCO order.
+    # Gallery: person 1's 17 heatmaps, captioned "<joint> <confidence>" in COCO order.
     assert "Joint heatmaps" in page.locator("#gallery").inner_text()
+    expect(page.locator(PERSON_INPUT)).to_have_value(re.compile(r"^Person 1 · "))
     items = page.locator(GALLERY_ITEM)
     assert items.count() == len(COCO)
     assert items.locator("img").count() == len(COCO)
@@ -199,14 +207,34 @@ def test_upload_threshold_redraws_without_inference_flip_reruns(page, app_server
     assert [m["joint"] for m in matches] == list(COCO.joints)
     # Heatmap peaks: training targets peak at 1, and a trained model's stay near it (up to 1.04 seen).
     assert all(0.0 <= float(m["score"]) <= 1.2 for m in matches), captions
+    gallery_box = items.first.bounding_box()
+    caption_box = items.first.locator(GALLERY_CAPTION).bounding_box()
+    assert caption_box["width"] <= gallery_box["width"] + 1  # readable: not cut by the tile
 
-    # Table: 17 data rows (plus the header row), first cells the joint names in COCO order.
+    # Table: every person's 17 rows (plus the header row): person number, then joint names in COCO order.
     grid = page.locator(TABLE_GRID)
     assert grid.get_attribute("aria-label") == "Joints"
-    assert grid.get_attribute("aria-rowcount") == str(len(COCO) + 1)
-    assert [c.strip() for c in page.locator(TABLE_FIRST_CELLS).all_inner_texts()] == list(COCO.joints)
+    assert grid.get_attribute("aria-rowcount") == str(people * len(COCO) + 1)
+    persons = [int(c.strip()) for c in page.locator(TABLE_PERSON_CELLS).all_inner_texts()]
+    assert persons[: len(COCO)] == [1] * len(COCO) and persons == sorted(persons)
+    assert [c.strip() for c in page.locator(TABLE_JOINT_CELLS).all_inner_texts()][: len(COCO)] == list(COCO.joints)
 
-    # Threshold 0.2 -> 0.85 in the number box (the skier's joints score 0.42 to 1.04: some go).
+    # Click person 3 in the overlay: their heatmaps replace person 1's, with no inference.
+    third = keypoints_shown(page)["people"][2]
+    first_tile = page.locator(GALLERY_FIRST_IMG).first.get_attribute("src")
+    click_on_overlay(page, *box_centre(third["box"]), photo_width=keypoints_shown(page)["image"]["width"])
+    expect(page.locator(PERSON_INPUT)).to_have_value(re.compile(r"^Person 3 · "))
+    page.wait_for_function("([sel, old]) => document.querySelector(sel).src !== old", arg=[GALLERY_FIRST_IMG, first_tile])
+    first_src = overlay_changed_from(page, first_src)  # person 3's box highlighted
+    assert_inferences_stay(log_path, start + 1)
+    # And back to person 1 from the list.
+    page.locator(PERSON_INPUT).click()
+    page.get_by_role("option", name=re.compile(r"^Person 1 · ")).click()
+    expect(page.locator(PERSON_INPUT)).to_have_value(re.compile(r"^Person 1 · "))
+    first_src = overlay_changed_from(page, first_src)
+    assert_inferences_stay(log_path, start + 1)
+
+    # Threshold 0.2 -> 0.85 in the number box (some joints, and the weaker people, go).
     before = overlay.screenshot()
     number = page.locator(THRESHOLD_NUMBER)
     number.fill("0.85")
@@ -248,6 +276,68 @@ def test_upload_threshold_redraws_without_inference_flip_reruns(page, app_server
     assert shot.is_file()
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 50_000, len(data)
+
+
+def keypoints_shown(page) -> dict:
+    """The keypoints JSON the page shows (the gr.JSON component's text)."""
+    import json
+
+    return json.loads(page.request.get(page.locator("#download-json a").first.get_attribute("href")).text())
+
+
+def box_centre(box: list[float]) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def click_on_overlay(page, x: float, y: float, photo_width: int) -> None:
+    """Click the overlay where photo pixel (x, y) is shown (the picture is fitted inside the element)."""
+    img = page.locator(OVERLAY_IMG)
+    natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    box = img.bounding_box()
+    scale = min(box["width"] / natural[0], box["height"] / natural[1])
+    dx, dy = (box["width"] - natural[0] * scale) / 2, (box["height"] - natural[1] * scale) / 2
+    f = natural[0] / photo_width  # the overlay may be a downscaled copy of the photo
+    page.mouse.click(box["x"] + dx + x * f * scale, box["y"] + dy + y * f * scale)
+
+
+def test_each_example_shows_skeletons_and_a_new_photo_runs_once(page, app_server, tmp_path):
+    """Every example, clicked, is estimated once and shows people; a new upload over a loaded
+    photo runs one inference; a bad file shows its message once."""
+    from playwright.sync_api import expect
+
+    _, log_path = app_server
+    count = inferences(log_path)
+    examples = page.locator("#examples .gallery-item")
+    n = examples.count()
+    assert n == len(list((REPO / "examples").glob("*.jpg"))) >= 5
+    src = ""
+    for i in range(n):
+        examples.nth(i).click()
+        count += 1
+        wait_for_inferences(log_path, count)
+        src = overlay_changed_from(page, src)
+        expect(page.locator(STATUS)).to_contain_text("found")
+        wait_until_idle(page)
+        shown = keypoints_shown(page)
+        drawn = [p for p in shown["people"] if p["score"] >= 0.2]
+        assert drawn and all(sum(j["score"] >= 0.2 for j in p["joints"]) >= 10 for p in drawn[:1]), shown["people"][:1]
+    assert_inferences_stay(log_path, count)
+
+    # A new photo over the loaded one: one inference.
+    page.locator(FILE_INPUT).set_input_files(PHOTO)
+    wait_for_inferences(log_path, count + 1)
+    overlay_changed_from(page, src)
+    assert_inferences_stay(log_path, count + 1)
+
+    # A bad file: its message, once.
+    bad = tmp_path / "holiday.jpg"
+    bad.write_text("not a photo")
+    page.locator(FILE_INPUT).set_input_files(bad)
+    toast = page.locator(".toast-body").first
+    expect(toast).to_contain_text("This file is not an image we can read")
+    time.sleep(1.0)
+    assert page.locator(".toast-body").count() == 1 and "(2)" not in toast.inner_text(), toast.inner_text()
+    assert_inferences_stay(log_path, count + 1)
 
 
 @pytest.fixture(scope="module")
