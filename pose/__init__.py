@@ -3,16 +3,17 @@
 Typical use::
 
     from pose import PoseEstimator
-    est = PoseEstimator.load()             # model from POSE_MODEL_PATH / the Hub
-    result = est.estimate("photo.jpg")     # PoseResult: keypoints (J, 2), scores (J,), skeleton, ...
-    result.to_dict()                       # JSON-ready, joints by name in the skeleton's order
+    est = PoseEstimator.load()               # pose model (POSE_MODEL_PATH / the Hub / bundled) + detector
+    people = est.estimate_people("photo.jpg")  # PeopleResult: everyone found, best person score first
+    people.to_dict()                         # JSON-ready: model, skeleton, detector, people with joints by name
+    one = est.estimate("photo.jpg", box=(10, 20, 300, 400))  # PoseResult: keypoints (J, 2), scores (J,), ...
 """
 
 from .errors import BoxError, ImageError, ModelConfigError, ModelError, PoseError
 from .estimator import PoseEstimator
 from .hub import ModelSource
 from .joints import COCO, MPII, Skeleton
-from .result import PoseResult
+from .result import PeopleResult, PoseResult
 
 __all__ = [
     "BoxError",
@@ -23,6 +24,7 @@ __all__ = [
     "ModelError",
     "ModelSource",
     "PoseError",
+    "PeopleResult",
     "PoseEstimator",
     "PoseResult",
     "Skeleton",

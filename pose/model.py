@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +35,21 @@ def default_threads() -> int:
 
 
 def to_input_tensor(crops: np.ndarray, config: ModelConfig) -> np.ndarray:
-    """(N, H, W, 3) uint8 RGB crops -> float32 tensor in the model's layout, colour order and scaling."""
-    x = crops.astype(np.float32) * np.float32(1.0 / 255.0)
+    """(N, H, W, 3) uint8 RGB crops -> float32 tensor in the model's layout, colour order and scaling:
+    (pixel / 255 - mean) / std per channel, as one multiply and one add in place on a single float
+    copy laid out as the model wants (6 crops of 256x192: 2.5 ms instead of 8.5)."""
     if config.color == "BGR":
-        x = x[..., ::-1]
-    x = (x - np.asarray(config.mean, np.float32)) / np.asarray(config.std, np.float32)
+        crops = crops[..., ::-1]
+    scale = np.float32(1.0 / 255.0) / np.asarray(config.std, np.float32)  # (3,)
+    bias = -np.asarray(config.mean, np.float32) / np.asarray(config.std, np.float32)  # (3,)
     if config.input_layout == "NCHW":
-        x = x.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(crops.transpose(0, 3, 1, 2)).astype(np.float32)  # the uint8 copy is the cheap one
+        scale, bias = scale[:, None, None], bias[:, None, None]
+    else:
+        x = crops.astype(np.float32)
+    x *= scale
+    x += bias
+    return x
 
 
 class PoseModel:
@@ -57,9 +62,6 @@ class PoseModel:
         self.session = self._session(self.threads)
         self._fixed_batch = self._check_io()
         self._channels = np.argsort(config.channel_joints)  # skeleton joint -> output channel
-        self._lock = threading.Lock()
-        self._single_thread: ort.InferenceSession | None = None  # made on the first call with several crops
-        self._pool: ThreadPoolExecutor | None = None
         log.info(
             "loaded %s from %s (%d threads, input %s %dx%d)",
             config.name, self.onnx_path, self.threads, config.input_layout, config.input_width, config.input_height,
@@ -109,36 +111,16 @@ class PoseModel:
         return ishape[0] == 1
 
     def heatmaps(self, crops: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 RGB crops -> (N, J, Hh, Wh) float32 heatmaps in the skeleton's joint order.
-
-        One crop runs on the session with all threads. Several crops are split into one chunk
-        per thread, each chunk a batch (crop by crop for a batch-1 model) on a one-thread session,
-        the chunks side by side: on 2 cores, 6 crops of PP-TinyPose take 39 ms so against 68 ms
-        one after the other, and the int8 PoseResNet-50 86 ms against 94 ms as one batch of 6.
-        """
+        """(N, H, W, 3) uint8 RGB crops -> (N, J, Hh, Wh) float32 heatmaps in the skeleton's joint order:
+        one batched inference (a batch-1 model runs the crops one after the other)."""
         x = to_input_tensor(crops, self.config)
-        if len(x) == 1 or self.threads == 1:
-            out = self._run_chunk(self.session, x)
+        if self._fixed_batch and len(x) > 1:
+            out = np.concatenate([self._run(self.session, x[i : i + 1]) for i in range(len(x))])
         else:
-            session, pool = self._parallel()
-            chunks = np.array_split(x, min(self.threads, len(x)))
-            out = np.concatenate(list(pool.map(lambda chunk: self._run_chunk(session, chunk), chunks)))
+            out = self._run(self.session, x)
         if self.config.output_layout == "NHWC":
             out = out.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(out[:, self._channels], dtype=np.float32)
-
-    def _parallel(self) -> tuple[ort.InferenceSession, ThreadPoolExecutor]:
-        """The one-thread session and the workers that run chunks of crops side by side."""
-        with self._lock:
-            if self._single_thread is None:
-                self._single_thread = self._session(1)
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="pose-crops")
-            return self._single_thread, self._pool
-
-    def _run_chunk(self, session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
-        if self._fixed_batch and len(x) > 1:
-            return np.concatenate([self._run(session, x[i : i + 1]) for i in range(len(x))])
-        return self._run(session, x)
 
     def _run(self, session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
         return session.run([self.config.output_name], {self.config.input_name: x})[0]
