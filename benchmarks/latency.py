@@ -12,21 +12,18 @@ and the share outside inference (target: <= 10 ms).
 
 from __future__ import annotations
 
-import argparse
 import io
-import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.models import standard_models
+from benchmarks.models import benchmark_arguments, start, standard_models
 from pose import ModelSource, PoseEstimator
 from pose.draw import draw_skeleton, fit_for_display, heatmap_tiles
-from tests.shared_data import missing_reason, mpii_people, shared_available
+from tests.shared_data import mpii_people
 
 STAGES = ("image decode", "crop", "inference", "heatmap decode", "draw overlay + gallery")
 SHORT = ("decode", "crop", "inference", "hm decode", "draw")  # column headings
@@ -64,18 +61,10 @@ def stage_medians(est: PoseEstimator, photo: Path, runs: int, flip: bool) -> dic
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = benchmark_arguments(__doc__, runs=50)
     ap.add_argument("--flip", action="store_true")
-    ap.add_argument("--no-pose-resnet", action="store_true", help="skip the int8 PoseResNet-50 (needs PyTorch to make)")
     ap.add_argument("--model-path", action="append", help="model folder(s) to measure instead of the default three")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    if not shared_available():
-        print(missing_reason(), file=sys.stderr)
-        return 2
-
+    args = start(ap)
     with tempfile.TemporaryDirectory() as tmp:
         models = ({Path(p).name: Path(p) for p in args.model_path} if args.model_path
                   else standard_models(Path(tmp), with_pose_resnet=not args.no_pose_resnet))

@@ -4,11 +4,13 @@ checkpoint with random weights (speed only: the official weights cannot be fetch
 
 from __future__ import annotations
 
+import argparse
 import logging
+import sys
 from pathlib import Path
 
 from pose.hub import BUNDLED_MODEL
-from tests.shared_data import REPO, make_model_dir
+from tests.shared_data import REPO, make_model_dir, missing_reason, shared_available
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +43,22 @@ def standard_models(tmp: Path, with_pose_resnet: bool = True) -> dict[str, Path]
     if with_pose_resnet:
         models["PoseResNet-50 int8 (MPII, random weights)"] = pose_resnet50_int8(tmp / "pose-resnet")
     return models
+
+
+def benchmark_arguments(doc: str, runs: int) -> argparse.ArgumentParser:
+    """The options every model benchmark takes: --runs, --threads, --no-pose-resnet."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=runs)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-pose-resnet", action="store_true", help="skip the int8 PoseResNet-50 (needs PyTorch to make)")
+    return ap
+
+
+def start(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the options, keep library logs quiet, and stop with the reason when ../shared is missing."""
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if not shared_available():
+        print(missing_reason(), file=sys.stderr)
+        raise SystemExit(2)
+    return args

@@ -18,19 +18,16 @@ The PoseResNet-50 is the export of a random-weight checkpoint in the official fo
 
 from __future__ import annotations
 
-import argparse
-import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.models import pose_resnet50_int8
+from benchmarks.models import benchmark_arguments, pose_resnet50_int8, start
 from pose import ModelSource, PoseEstimator
 from pose.draw import draw_people, fit_for_display, heatmap_tiles
 from pose.hub import BUNDLED_MODEL
-from tests.shared_data import COCO_MULTI_DIR, missing_reason, shared_available
+from tests.shared_data import COCO_MULTI_DIR
 
 PHOTO = COCO_MULTI_DIR / "images" / "000000350679.jpg"
 COUNTS = (1, 3, 6, 10)
@@ -69,15 +66,8 @@ def measure(label: str, est: PoseEstimator, runs: int) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--no-pose-resnet", action="store_true", help="skip the int8 PoseResNet-50 (needs PyTorch to make)")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    if not shared_available():
-        print(missing_reason(), file=sys.stderr)
-        return 2
+    ap = benchmark_arguments(__doc__, runs=20)
+    args = start(ap)
     with tempfile.TemporaryDirectory() as tmp:
         models = {"PP-TinyPose fp32 (bundled)": BUNDLED_MODEL}
         if not args.no_pose_resnet:

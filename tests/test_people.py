@@ -98,8 +98,6 @@ def test_a_photo_with_nobody_is_estimated_whole_and_says_so(coco_estimator):
 
 
 def test_people_are_sorted_by_person_score_and_capped(coco_estimator):
-    from dataclasses import replace
-
     photo = REPO / "examples" / "04_sport_tennis_000000189775.jpg"  # a player and many spectators
     result = coco_estimator.estimate_people(photo)
     scores = [p.score for p in result.people]
