@@ -308,6 +308,7 @@ def test_each_example_shows_skeletons_and_a_new_photo_runs_once(page, app_server
     _, log_path = app_server
     count = inferences(log_path)
     examples = page.locator("#examples .gallery-item")
+    examples.first.wait_for(state="visible")
     n = examples.count()
     assert n == len(list((REPO / "examples").glob("*.jpg"))) >= 5
     src = ""

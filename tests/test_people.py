@@ -184,7 +184,6 @@ def test_person_recall_on_the_shared_coco_photos(found):
 
 def test_coco_keypoint_ap_through_the_pipeline(found):
     """pycocotools' keypoint AP on both shared COCO sets, detector boxes, no flip."""
-    pytest.importorskip("pycocotools", reason="pip install -r requirements-dev.txt")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
