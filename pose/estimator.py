@@ -156,8 +156,8 @@ class PoseEstimator:
             people = [(b, 1.0, "user") for b in checked]
         else:
             people = self.detect(image)
-        crops = [make_crop(image, box, self.config, padding=MPII_PADDING if source != "image" else 1.0, source=source)
-                 for box, _, source in people]
+        # The whole image goes in unpadded (box None); every other box is padded by 1.25.
+        crops = [make_crop(image, None if source == "image" else box, self.config, source=source) for box, _, source in people]
         heatmaps = self.infer_batch(np.stack([c.pixels for c in crops]), flip)
         results = [self.decode(h, c, image, flip, box_score=score) for h, c, (_, score, _) in zip(heatmaps, crops, people)]
         order = self._rank(results, crops, image)
@@ -220,13 +220,11 @@ def needed_side(config: ModelConfig, image_size: tuple[int, int], box: Box | Non
     return max(image_size) * config.input_width / float(size[0])
 
 
-def make_crop(image: LoadedImage, box: Box | None, config: ModelConfig, padding: float | None = None,
-              source: str | None = None) -> Crop:
+def make_crop(image: LoadedImage, box: Box | None, config: ModelConfig, source: str | None = None) -> Crop:
     """The model input for one person: the (padded) box, widened to the input's aspect ratio,
     warped to the input size. Used by the pipeline and by quantization calibration alike.
-    ``padding`` and ``source`` override those ``person_box`` gives (a checked box, or the image)."""
-    region, default_padding, box_source = person_box(image.original_size, box)
-    padding = default_padding if padding is None else padding
+    ``source`` names where the box came from, when not the caller ("user") or the image."""
+    region, padding, box_source = person_box(image.original_size, box)
     box_source = source or box_source
     in_w, in_h = config.input_size
     sx, sy = image.scale  # working px per full-resolution px
@@ -274,8 +272,7 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise BoxError(f"A person box must be written x1,y1,x2,y2 (four numbers in pixels; several boxes "
-                       f"separated by ;), not {text.strip()!r}.") from None
+        values = []
     if len(values) != 4:
         raise BoxError(f"A person box must be written x1,y1,x2,y2 (four numbers in pixels; several boxes "
                        f"separated by ;), not {text.strip()!r}.")
