@@ -445,7 +445,9 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
             then_show(examples.select(pick_example, outputs=[image], api_visibility="private", show_progress="hidden")
                       .then(api_visibility="private", **estimate))
             # change (not release): mouse, keyboard and the number box all redraw; always_last drops stale redraws.
-            threshold.change(app.redraw, inputs=[shown, threshold], outputs=[overlay], api_visibility="private", trigger_mode="always_last")
+            threshold.change(app.redraw, inputs=[shown, threshold], outputs=[overlay], api_visibility="private", trigger_mode="always_last"
+                             ).then(app.people_list, inputs=[shown, threshold], outputs=[person, status], api_visibility="private",
+                                    show_progress="hidden")  # the status line counts the people drawn
             # input (not change): only a person picked by hand; a click on the overlay sets the list itself.
             person.input(app.choose, inputs=[shown, person, threshold], outputs=[overlay, gallery, shown], api_visibility="private")
             overlay.select(app.click, inputs=[shown, threshold], outputs=[person, overlay, gallery, shown], api_visibility="private")

@@ -99,7 +99,7 @@ def fetch_model(source: ModelSource, config_file: str = CONFIG_FILENAME,
         if not (source.default and fallback_enabled()):
             raise
         files = _local(BUNDLED_MODEL, config_file, load_config)
-        log.warning("%s; using the bundled model %s instead (POSE_FALLBACK=0 turns this off)", e, files.config.name)
+        log.warning("%s; using the bundled model %s instead (POSE_FALLBACK=0 turns this off)", str(e).rstrip("."), files.config.name)
         return ModelFiles(files.config, files.onnx_path, fallback_reason=e.reason)
 
 
