@@ -30,7 +30,7 @@ from pose.draw import draw_people, encode_jpeg, fit_for_display, heatmap_tiles, 
 from pose.errors import PoseError
 from pose.estimator import PoseEstimator, parse_boxes
 from pose.image_io import MAX_FILE_BYTES, LoadedImage
-from pose.live import LIVE_MAX_GAP_S, LiveState, live_frame
+from pose.live import LIVE_DETECT_EVERY, LIVE_MAX_GAP_S, LiveState, live_frame
 from pose.result import TABLE_HEADERS, PeopleResult
 from pose.video import MAX_SECONDS, VideoResult, annotate_video
 
@@ -45,6 +45,14 @@ LIVE_MIRRORED = True  # the webcam preview and the frames sent are mirrored, as 
 LIVE_STREAM_EVERY_S = 0.05  # the browser offers a frame at most this often, and only when the last is done
 LIVE_TURN_S = 120  # s of processing a live session gets before it queues again behind waiting ones
 LIVE_SESSIONS = 2  # live sessions served at once; more wait in the queue
+MAX_DETECT_EVERY = 10  # video tab: the detector runs at least every 10th frame
+DETECT_EVERY_LABEL = "Find people every k-th frame"
+VIDEO_API = (
+    "Tracks everyone through a video (optional first-frame box x1,y1,x2,y2: follow that person only). Returns "
+    "the annotated H.264 MP4 and a JSON file: {model, skeleton, detector, detect_every, followed, fps, cut, frames: "
+    "[{frame, time (s), people: [{track_id, box [x1,y1,x2,y2] px, box_source (detector|previous|user|image), "
+    "score, joints: [{name, x, y (px), score}]}]}]}. A track_id names the same person in every frame."
+)
 
 DESCRIPTION = """
 # Simple Baselines for Human Pose Estimation
@@ -212,13 +220,18 @@ class App:
 
     def video(self, video: Any, flip: Any, box: Any = "", progress: gr.Progress = gr.Progress()) -> tuple:
         """(video, flip[, first-frame box]) -> annotated H.264 MP4, keypoints JSON file, state."""
+        return self.video_every(video, flip, box, 1, progress)
+
+    def video_every(self, video: Any, flip: Any, box: Any, detect_every: Any, progress: gr.Progress = gr.Progress()) -> tuple:
+        """The video tab: as ``video``, the detector running on every ``detect_every``-th frame."""
         if video is None:
             raise gr.Error("Please upload a video.")
         person_box = _options(flip, box)
+        every = int(checked_number(detect_every, 1, MAX_DETECT_EVERY, DETECT_EVERY_LABEL))
         try:
             result = annotate_video(
                 self.estimator, video, self._export_path("pose-video", ".mp4"), box=person_box, flip=flip,
-                progress=lambda fraction: progress(fraction, desc="Estimating poses"),
+                detect_every=every, progress=lambda fraction: progress(fraction, desc="Tracking poses"),
             )
         except PoseError as e:
             raise gr.Error(str(e)) from None
@@ -239,8 +252,10 @@ class App:
             pixels = self.estimator.read(frame).pixels
             shown = live_frame(self.estimator, pixels, state, time.monotonic(), mirrored=LIVE_MIRRORED,
                                threshold=threshold, smooth=bool(smooth))
-            log.debug("live frame %d: %dx%d, box %s, %.1f ms", shown.state.track.frames, pixels.shape[1], pixels.shape[0],
-                      shown.result.box_source, (time.perf_counter() - t0) * 1e3)
+            tracked = shown.result
+            log.debug("live frame %d: %dx%d, people [%s], %s, %.1f ms", tracked.frame + 1, pixels.shape[1], pixels.shape[0],
+                      ",".join(map(str, tracked.track_ids)), "detector" if tracked.detected else "propagated",
+                      (time.perf_counter() - t0) * 1e3)
         except PoseError as e:
             raise gr.Error(str(e)) from None
         except Exception:
@@ -454,15 +469,20 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
 
         with gr.Tab("Video"):
             gr.Markdown(
-                f"Upload a video of one person (up to {MAX_SECONDS:.0f} s; longer videos are cut). The person is "
-                "followed from frame to frame: each frame's box comes from the joints found in the one before, "
-                "and the joints are smoothed over time. Give a box to pick the person on the first frame."
+                f"Upload a video (up to {MAX_SECONDS:.0f} s; longer videos are cut). Everyone is tracked, as in the "
+                "paper: the detector's boxes and boxes carried over from the frame before by optical flow, a pose in "
+                "each, and each person matched to the one they were by pose similarity. Each person keeps a colour and "
+                "a number; joints are smoothed over time. Give a box on the first frame to follow one person only."
             )
             with gr.Row():
                 with gr.Column():
                     video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
                     video_flip = gr.Checkbox(value=False, label="Flip test (2x slower)")
-                    video_box = gr.Textbox(value="", label="Person box on the first frame (optional)", placeholder="x1,y1,x2,y2 in pixels")
+                    video_box = gr.Textbox(value="", label="Follow one person: their box on the first frame (optional)",
+                                           placeholder="x1,y1,x2,y2 in pixels")
+                    video_every = number_slider(1, MAX_DETECT_EVERY, value=1, step=1, label=DETECT_EVERY_LABEL,
+                                                info="1: the detector on every frame. Higher is faster; in between, "
+                                                     "people are followed by optical flow and newcomers wait.")
                     video_run = gr.Button("Track poses", variant="primary")
                 with gr.Column():
                     video_out = gr.Video(label="Annotated video", interactive=False, elem_id="video-out")
@@ -471,15 +491,17 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
                         video_csv = gr.File(label="Keypoints per frame (CSV)")
             video_state = gr.State(None)
             video_run.click(
-                app.video, inputs=[video_in, video_flip, video_box], outputs=[video_out, video_json, video_state],
-                api_name="video", concurrency_id="video", concurrency_limit=1,
+                app.video_every, inputs=[video_in, video_flip, video_box, video_every],
+                outputs=[video_out, video_json, video_state], api_visibility="private", concurrency_id="video",
+                concurrency_limit=1,
             ).then(app.video_csv, inputs=[video_state], outputs=[video_csv], api_visibility="private")
 
         with gr.Tab("Live webcam"):
             gr.Markdown(
-                "Start the webcam and move: each frame's box comes from the joints found in the frame before, "
-                "and the joints are smoothed over time. The picture is mirrored like the preview, but left and right "
-                "are the real ones (left limbs orange). When the model is slower than the camera, frames are "
+                "Start the webcam and move: everyone in view is tracked, each with a colour and a number they keep. "
+                f"The detector looks for people every {LIVE_DETECT_EVERY} frames; in between, each person's box follows "
+                "their joints, which are smoothed over time. The picture is mirrored like the preview, but left and "
+                "right are the real ones (left joints orange, right blue). When the model is slower than the camera, frames are "
                 f"skipped, never queued, so the overlay stays current. Up to {live_sessions} people can stream at once; "
                 f"when others are waiting, each gets turns of {_duration(live_turn_s)}. A pause of more than "
                 f"{LIVE_MAX_GAP_S:.0f} s starts tracking afresh."
@@ -505,6 +527,10 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
         api_button = gr.Button(visible=False)
         api_json = gr.JSON(label="Keypoints", visible=False)
         api_button.click(app.keypoints, inputs=[image, flip, box], outputs=[api_json], api_name="keypoints")
+        # API-only /video (video, flip, box): the detector on every frame.
+        video_api = gr.Button(visible=False)
+        video_api.click(app.video, inputs=[video_in, video_flip, video_box], outputs=[video_out, video_json, video_state],
+                        api_name="video", api_description=VIDEO_API, concurrency_id="video", concurrency_limit=1)
     return demo
 
 

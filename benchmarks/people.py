@@ -45,7 +45,7 @@ def median_ms(fn, runs: int) -> float:
 
 def measure(label: str, est: PoseEstimator, runs: int) -> dict:
     image = est.read_for(PHOTO, None)
-    boxes = [tuple(b) for b, _, _ in est.detect(image)]
+    boxes = [c.box for c in est.detect(image)]
     if len(boxes) < max(COUNTS):
         raise SystemExit(f"the detector found {len(boxes)} people in {PHOTO.name}; {max(COUNTS)} are needed")
     row = {"detector": median_ms(lambda: est.detector.detect(image.pixels), runs)}

@@ -7,6 +7,7 @@ import numpy as np
 
 from .joints import Side
 from .result import PeopleResult, PoseResult
+from .tracking import TrackedFrame
 
 # RGB colours by body side: left warm, right cool, centre neutral.
 SIDE_COLORS: dict[Side, tuple[int, int, int]] = {
@@ -33,10 +34,12 @@ def fit_for_display(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.n
     return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_LINEAR)
 
 
-def draw_skeleton(image: np.ndarray, result: PoseResult, threshold: float) -> np.ndarray:
+def draw_skeleton(image: np.ndarray, result: PoseResult, threshold: float,
+                  limb_color: tuple[int, int, int] | None = None) -> np.ndarray:
     """Copy of an (H, W, 3) RGB image with limbs and joints drawn; joints below ``threshold``
-    and the limbs touching them are left out. ``image`` may be a downscaled copy of the
-    image the result refers to: keypoints are scaled to it."""
+    and the limbs touching them are left out. Limbs are coloured by side, or all in
+    ``limb_color``; joints always by side. ``image`` may be a downscaled copy of the image
+    the result refers to: keypoints are scaled to it."""
     out = np.ascontiguousarray(image).copy()
     h, w = out.shape[:2]
     f = w / result.image_size[0]
@@ -49,7 +52,7 @@ def draw_skeleton(image: np.ndarray, result: PoseResult, threshold: float) -> np
     skeleton = result.skeleton
     for (a, b), side in zip(skeleton.limbs, skeleton.limb_sides):
         if ok[a] and ok[b]:
-            cv2.line(out, tuple(ip[a]), tuple(ip[b]), SIDE_COLORS[side], thickness, cv2.LINE_AA, shift)
+            cv2.line(out, tuple(ip[a]), tuple(ip[b]), limb_color or SIDE_COLORS[side], thickness, cv2.LINE_AA, shift)
     for j, side in enumerate(skeleton.sides):
         if ok[j]:
             # With a fixed-point shift the radius is fixed-point too.
@@ -108,15 +111,49 @@ def draw_people(image: np.ndarray, people: PeopleResult, threshold: float, selec
         out = draw_skeleton(out, person, threshold)
         if person.box_source == "image" and len(people.people) == 1:
             continue  # the whole photo: no box worth drawing
-        x1, y1, x2, y2 = (round(v * f) for v in person.box)
         color, width = (SELECTED_COLOR, thin * 2 + 1) if i == selected else (BOX_COLOR, thin)
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, width, cv2.LINE_AA)
-        label = str(i + 1)
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, max(1, thin))
-        ty = max(y1, th + base + 2)
-        cv2.rectangle(out, (x1, ty - th - base - 2), (x1 + tw + 4, ty), color, -1)
-        cv2.putText(out, label, (x1 + 2, ty - base), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), max(1, thin), cv2.LINE_AA)
+        _label_box(out, person.box, f, str(i + 1), color, width, font, thin)
     return out
+
+
+# RGB colours of identities in videos and the live overlay (track 1 the first, then in turn):
+# bright, told apart from each other, none of them the joints' side colours.
+TRACK_COLORS: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (255, 225, 25), (240, 50, 230), (70, 240, 240), (145, 30, 180),
+    (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40), (150, 150, 255),
+)
+
+
+def track_color(track_id: int) -> tuple[int, int, int]:
+    return TRACK_COLORS[(track_id - 1) % len(TRACK_COLORS)]
+
+
+def draw_tracks(image: np.ndarray, frame: TrackedFrame, threshold: float) -> np.ndarray:
+    """Copy of an (H, W, 3) RGB image with each tracked person drawn in their identity's
+    colour: limbs, a thin box and the track number (joints keep their side colours, so left
+    and right stay readable). ``image`` may be a downscaled copy of the frame."""
+    out = np.ascontiguousarray(image).copy()
+    h, w = out.shape[:2]
+    f = w / frame.image_size[0]
+    thin = max(1, round(max(h, w) / 600))
+    font = max(0.4, max(h, w) / 1400)
+    for track_id, person in zip(frame.track_ids, frame.people):
+        color = track_color(track_id)
+        out = draw_skeleton(out, person, threshold, limb_color=color)
+        _label_box(out, person.box, f, str(track_id), color, thin, font, thin)
+    return out
+
+
+def _label_box(out: np.ndarray, box: tuple[float, ...], f: float, label: str, color: tuple[int, int, int], width: int,
+               font: float, thin: int) -> None:
+    """Draw (in place) a box (px of the full image, scaled by ``f``; line ``width`` px) and
+    ``label`` (text stroke ``thin`` px) on a tab at its top-left."""
+    x1, y1, x2, y2 = (round(v * f) for v in box)
+    cv2.rectangle(out, (x1, y1), (x2, y2), color, width, cv2.LINE_AA)
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, thin)
+    ty = max(y1, th + base + 2)
+    cv2.rectangle(out, (x1, ty - th - base - 2), (x1 + tw + 4, ty), color, -1)
+    cv2.putText(out, label, (x1 + 2, ty - base), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thin, cv2.LINE_AA)
 
 
 def person_at(people: PeopleResult, x: float, y: float) -> int | None:

@@ -153,20 +153,29 @@ class PoseEstimator:
             image = from_array(image) if isinstance(image, np.ndarray) else self.read_for(image, boxes)
         if boxes is not None:
             checked = [check_box(b, image.original_size) for b in boxes]
-            people = [(b, 1.0, "user") for b in checked]
+            people = [Candidate(b, 1.0, "user") for b in checked]
         else:
             people = self.detect(image)
+        return self.estimate_candidates(image, people, flip, detector=boxes is None)
+
+    def estimate_candidates(self, image: LoadedImage, people: Sequence[Candidate], flip: bool = False,
+                            detector: bool = False, nms_threshold: float = OKS_NMS_THRESHOLD) -> PeopleResult:
+        """The pose in each of these boxes (one batched inference), ranked by person score,
+        OKS-NMS'd at ``nms_threshold``, at most ``max_people``. ``detector``: the boxes are the
+        detector's (the result names it)."""
         # The whole image goes in unpadded (box None); every other box is padded by 1.25.
-        crops = [make_crop(image, None if source == "image" else box, self.config, source=source) for box, _, source in people]
-        heatmaps = self.infer_batch(np.stack([c.pixels for c in crops]), flip)
-        results = [self.decode(h, c, image, flip, box_score=score) for h, c, (_, score, _) in zip(heatmaps, crops, people)]
-        order = self._rank(results, crops, image)
+        crops = [make_crop(image, None if p.source == "image" else p.box, self.config, source=p.source) for p in people]
+        results = []
+        if crops:
+            heatmaps = self.infer_batch(np.stack([c.pixels for c in crops]), flip)
+            results = [self.decode(h, c, image, flip, box_score=p.score) for h, c, p in zip(heatmaps, crops, people)]
+        order = self._rank(results, crops, image, nms_threshold)
         return PeopleResult(
             people=tuple(results[i] for i in order[: self.max_people]),
             image_size=image.original_size,
             model=self.name,
             skeleton=self.config.skeleton,
-            detector=self.detector.name if self.detector is not None and boxes is None else None,
+            detector=self.detector.name if self.detector is not None and detector else None,
             flip=flip,
         )
 
@@ -177,21 +186,23 @@ class PoseEstimator:
             return load_image(source, needed_side=lambda size: MAX_WORK_SIDE)
         return load_image(source, needed_side=lambda size: max(needed_side(self.config, size, b) for b in boxes))
 
-    def detect(self, image: LoadedImage) -> list[tuple[tuple[float, float, float, float], float, str]]:
-        """[(box px of the full-resolution image, box score, box source)]: the detector's best
-        ``max_people`` boxes, or the whole image (score 1) when there is no detector or nobody."""
+    def detect(self, image: LoadedImage, whole_image: bool = True) -> list[Candidate]:
+        """The detector's best ``max_people`` person boxes (px of the full-resolution image) with
+        their scores; with no detector, or nobody found, the whole image (score 1) unless
+        ``whole_image`` is False (then nobody)."""
         if self.detector is not None:
             found = self.detector.detect(image.pixels)
             sx, sy = image.scale
             boxes = found.boxes / [sx, sy, sx, sy]
-            people = [(tuple(float(v) for v in b), float(s), "detector")
+            people = [Candidate(tuple(float(v) for v in b), float(s), "detector")
                       for b, s in zip(boxes[: self.max_people], found.scores) if b[2] > b[0] and b[3] > b[1]]
-            if people:
+            if people or not whole_image:
                 return people
         w, h = image.original_size
-        return [((0.0, 0.0, float(w), float(h)), 1.0, "image")]
+        return [Candidate((0.0, 0.0, float(w), float(h)), 1.0, "image")]
 
-    def _rank(self, results: list[PoseResult], crops: list[Crop], image: LoadedImage) -> np.ndarray:
+    def _rank(self, results: list[PoseResult], crops: list[Crop], image: LoadedImage,
+              nms_threshold: float = OKS_NMS_THRESHOLD) -> np.ndarray:
         """Order of the people to keep: by person score, OKS-NMS'd where the skeleton has sigmas."""
         scores = np.array([r.score for r in results])
         sigmas = self.config.skeleton.oks_sigmas
@@ -200,7 +211,16 @@ class PoseEstimator:
         sx, sy = image.scale
         areas = np.array([c.size[0] / sx * c.size[1] / sy for c in crops])  # px² of the padded region, as the reference
         return oks_nms(np.stack([r.keypoints for r in results]), np.stack([r.scores for r in results]), scores, areas,
-                       sigmas, OKS_NMS_THRESHOLD)
+                       sigmas, nms_threshold)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A box that may hold a person, before the pose model has looked."""
+
+    box: tuple[float, float, float, float]  # (x1, y1, x2, y2) px of the full-resolution image
+    score: float  # the box score: the detector's, 1 for given boxes and the whole image, a track's for propagated ones
+    source: str  # "detector", "user", "image" or "previous" (propagated from the previous frame)
 
 
 def person_box(image_size: tuple[int, int], box: Box | None) -> tuple[tuple[float, float, float, float], float, str]:

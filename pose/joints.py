@@ -2,7 +2,7 @@
 
 A skeleton is one value holding everything drawing, tables, JSON, the flip test, tracking
 and metrics need: ordered joint names, limbs, the side of each joint, the flip pairs, the
-usual network input size, and for COCO the OKS sigmas. A model's ``pose_config.json`` names
+usual network input size, and the OKS sigmas. A model's ``pose_config.json`` names
 its skeleton; results carry it; nothing downstream counts joints.
 
 Every array of joints (keypoints, scores, heatmaps) is in its skeleton's order: for MPII
@@ -39,7 +39,7 @@ class Skeleton:
     flip_pairs: tuple[tuple[int, int], ...]  # (left, right) index pairs swapped by the flip test
     flip_permutation: tuple[int, ...]  # (J,) index of each joint's mirror joint (centre: itself)
     input_size: tuple[int, int]  # (width, height) px: the usual network input for this joint set
-    oks_sigmas: tuple[float, ...] | None = None  # (J,) COCO keypoint sigmas for OKS, where defined
+    oks_sigmas: tuple[float, ...] | None = None  # (J,) keypoint sigmas for OKS (COCO's; for MPII borrowed)
 
     def __len__(self) -> int:
         return len(self.joints)
@@ -88,6 +88,11 @@ MPII = make_skeleton(
      ("r_wrist", "r_elbow"), ("r_elbow", "r_shoulder"), ("r_shoulder", "thorax"), ("l_shoulder", "thorax"),
      ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")),
     input_size=(256, 256),
+    # MPII defines no OKS; tracking and duplicate removal need one. COCO's sigma for each joint both
+    # sets share (ankles .089, knees .087, hips .107, wrists .062, elbows .072, shoulders .079), and
+    # for the four MPII-only joints the nearest COCO joint's: pelvis as the hips, thorax and upper
+    # neck as the shoulders, head top as the ears (.035).
+    oks_sigmas=(.089, .087, .107, .107, .087, .089, .107, .079, .079, .035, .062, .072, .079, .079, .072, .062),
 )
 
 COCO = make_skeleton(

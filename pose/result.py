@@ -78,7 +78,7 @@ class PoseResult:
 class PeopleResult:
     """Everyone found in one image, best person score first."""
 
-    people: tuple[PoseResult, ...]  # at least one: with nobody found, the whole image as one person
+    people: tuple[PoseResult, ...]  # from a photo at least one: with nobody found, the whole image as one person
     image_size: tuple[int, int]  # (width, height) px of the upright full-resolution image
     model: str
     skeleton: Skeleton
@@ -88,7 +88,7 @@ class PeopleResult:
     @property
     def nobody_found(self) -> bool:
         """The detector ran and found nobody: the whole image was estimated as one person."""
-        return self.detector is not None and self.people[0].box_source == "image"
+        return self.detector is not None and (not self.people or self.people[0].box_source == "image")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: model, skeleton, detector, image size, flip, and each person with an id (1, 2, ...)."""

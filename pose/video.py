@@ -1,5 +1,5 @@
-"""Video files: read the frames, follow the person, write an annotated H.264 MP4 that
-browsers play, and the per-frame keypoints.
+"""Video files: read the frames, follow everyone with identities (``pose.tracking``), write an
+annotated H.264 MP4 that browsers play, and the per-frame keypoints.
 
 Frames are read with OpenCV; the MP4 is encoded by the ffmpeg binary that the PyPI package
 imageio-ffmpeg ships (libx264, yuv420p, faststart: what every browser plays).
@@ -21,10 +21,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .draw import draw_skeleton, fit_for_display
+from .draw import draw_tracks, fit_for_display
 from .errors import PoseError
 from .estimator import Box, PoseEstimator
-from .tracking import DEFAULT_THRESHOLD, PoseTracker
+from .tracking import DEFAULT_THRESHOLD, FRAME_CSV_HEADERS, TrackerSettings, VideoTracker
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +38,31 @@ class VideoError(PoseError):
 
 @dataclass(frozen=True)
 class VideoResult:
+    """What came out of one video. ``frames`` are JSON-ready dicts, not arrays: a minute of
+    video keeps a few MB, where every person's crop and heatmaps would take gigabytes."""
+
     path: Path  # the annotated MP4 (H.264)
     fps: float
-    frames: list[dict[str, Any]]  # per frame: frame, time (s), box_source, box, joints [{name, x, y, score}]
+    frames: list[dict[str, Any]]  # TrackedFrame.to_dict() per frame: frame, time (s), people [{track_id, box, box_source, score, joints}]
     cut: bool  # True when the input was longer than the limit and only its start was processed
     model: str
+    skeleton: str  # "mpii" or "coco": the joint set of every person
+    detector: str | None  # the person detector's name (None: the model ran on the whole frame)
+    detect_every: int  # the detector ran on every k-th frame
+    followed: bool  # single-person mode: only the person in the first frame's box was tracked
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "fps": self.fps, "cut": self.cut, "frames": self.frames}
+        return {"model": self.model, "skeleton": self.skeleton, "detector": self.detector, "detect_every": self.detect_every,
+                "followed": self.followed, "fps": self.fps, "cut": self.cut, "frames": self.frames}
 
     def to_csv(self) -> str:
+        """One row per joint per person per frame: frame, time, track_id, joint, x, y, confidence."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(("frame", "time", "joint", "x", "y", "confidence"))
+        w.writerow(FRAME_CSV_HEADERS)
         for f in self.frames:
-            w.writerows((f["frame"], f["time"], j["name"], j["x"], j["y"], j["score"]) for j in f["joints"])
+            for p in f["people"]:
+                w.writerows((f["frame"], f["time"], p["track_id"], j["name"], j["x"], j["y"], j["score"]) for j in p["joints"])
         return buf.getvalue()
 
 
@@ -65,13 +75,17 @@ def annotate_video(
     flip: bool = False,
     threshold: float = DEFAULT_THRESHOLD,
     smooth: bool = True,
-    track: bool = True,
+    detect_every: int = 1,
+    settings: TrackerSettings | None = None,
     max_seconds: float = MAX_SECONDS,
     progress: Callable[[float], None] | None = None,
 ) -> VideoResult:
-    """Track one person through ``source`` (box on the first frame optional) and write the
-    annotated MP4 to ``out_path``. ``progress(fraction)`` is called after each frame.
-    ``track=False`` estimates every frame on its own (the box, or the whole frame)."""
+    """Track everyone through ``source`` and write the annotated MP4 to ``out_path``: each
+    identity in its colour with its number. ``box`` (x1, y1, x2, y2 px on the first frame)
+    follows only the person in it. The detector runs on every ``detect_every``-th frame, boxes
+    propagated by optical flow in between. ``settings`` overrides all tracking options
+    (``flip``, ``smooth`` and ``detect_every`` included). ``progress(fraction)`` is called after each frame."""
+    settings = settings or TrackerSettings(detect_every=detect_every, smooth=smooth, flip=flip)
     cap = cv2.VideoCapture(str(source))
     if not cap.isOpened():
         raise VideoError("This file is not a video we can read. Please upload an MP4, WebM, MOV or AVI video.")
@@ -80,7 +94,7 @@ def annotate_video(
         fps = fps if fps and math.isfinite(fps) and 1 <= fps <= 240 else DEFAULT_FPS
         limit = int(round(max_seconds * fps))
         total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
-        tracker = PoseTracker(estimator, threshold=threshold, smooth=smooth, fps=fps, flip=flip)
+        tracker = VideoTracker(estimator, settings, fps=fps)
         frames: list[dict[str, Any]] = []
         writer: _Writer | None = None
         cut = False
@@ -93,13 +107,9 @@ def annotate_video(
                     cut = True
                     break
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                if track:
-                    result = tracker.update(rgb, user_box=box if not frames else None)
-                else:
-                    result = estimator.estimate(rgb, box=box, flip=flip)
-                d = result.to_dict()
-                frames.append({"frame": len(frames), "time": round(len(frames) / fps, 4), "box_source": d["box_source"], "box": d["box"], "joints": d["joints"]})
-                picture = draw_skeleton(fit_for_display(rgb), result, threshold)
+                tracked = tracker.update(rgb, follow_box=box if not frames else None)
+                frames.append(tracked.to_dict())
+                picture = draw_tracks(fit_for_display(rgb), tracked, threshold)
                 if writer is None:
                     writer = _Writer(Path(out_path), picture.shape[1], picture.shape[0], fps)
                 writer.write(picture)
@@ -114,7 +124,10 @@ def annotate_video(
         raise VideoError("This video has no frames we can read (it may be damaged or empty).")
     if cut:
         log.info("video cut to its first %.0f s (%d frames)", max_seconds, len(frames))
-    return VideoResult(path=Path(out_path), fps=fps, frames=frames, cut=cut, model=estimator.name)
+    detector = estimator.detector.name if estimator.detector is not None else None
+    return VideoResult(path=Path(out_path), fps=fps, frames=frames, cut=cut, model=estimator.name,
+                       skeleton=estimator.config.skeleton.name, detector=detector, detect_every=settings.detect_every,
+                       followed=box is not None)
 
 
 class _Writer:

@@ -26,7 +26,8 @@ LIVE_STATUS = "#live-status textarea"
 LIVE_OUT_IMG = "#live-out img"
 RECORD = "#live-in button[aria-label='capture photo']"  # Gradio's webcam button: "Record", then "Stop"
 # One line per live frame when the app runs with POSE_LOG_LEVEL=DEBUG (see App.live).
-LIVE_FRAME = re.compile(r" app: live frame (\d+): (\d+)x(\d+), box (\w+), ([\d.]+) ms$", re.MULTILINE)
+LIVE_FRAME = re.compile(r" app: live frame (\d+): (\d+)x(\d+), people \[([\d,]*)\], (detector|propagated), ([\d.]+) ms$",
+                        re.MULTILINE)
 CAMERA_FPS = 30
 STAMP_BITS = 9  # frame numbers 0..511
 STAMP_CELL = 16  # px: side of one bit's square
@@ -100,14 +101,15 @@ class LoggedFrame:
     number: int  # frame number within the session's current run (1, 2, 3...)
     width: int  # px of the frame the browser sent
     height: int
-    box_source: str  # "previous", "image" or "user"
+    track_ids: tuple[int, ...]  # the identities shown on this frame
+    detected: bool  # whether the detector ran (else: boxes propagated from the frame before)
     ms: float  # handler time
 
 
 def logged_frames(log_path: Path) -> list[LoggedFrame]:
     """The app's log -> one entry per live frame it processed, in order."""
-    return [LoggedFrame(int(n), int(w), int(h), src, float(ms))
-            for n, w, h, src, ms in LIVE_FRAME.findall(log_path.read_text(errors="replace"))]
+    return [LoggedFrame(int(n), int(w), int(h), tuple(int(i) for i in ids.split(",") if i), how == "detector", float(ms))
+            for n, w, h, ids, how, ms in LIVE_FRAME.findall(log_path.read_text(errors="replace"))]
 
 
 def start_live(page, url: str):

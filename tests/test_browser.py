@@ -23,6 +23,7 @@ import pytest
 
 from pose.draw import SIDE_COLORS
 from pose.joints import COCO, Side
+from pose.live import LIVE_DETECT_EVERY
 from tests.app_server import running_app
 from tests.live_camera import (CHROMIUM, CHROMIUM_ARGS, LIVE_OUT_IMG, LIVE_STATUS, chromium_args, logged_frames, read_stamps,
                                start_live, write_camera_clip)
@@ -35,7 +36,7 @@ QUIET_S = 2.5  # how long the log must stay unchanged to count as "no new infere
 ESTIMATED = re.compile(r" app: estimated \d+x\d+ image in \d+ ms: \d+ people$", re.MULTILINE)
 CAPTION = re.compile(r"^(?P<joint>[a-z_]+) (?P<score>-?\d+(?:\.\d+)?)$")
 
-LIVE_STATUS_LINE = re.compile(r"^frame (?P<frame>\d+) · (?P<fps>[\d.]+) fps · box: (?P<box>[a-z ]+) · (?P<shown>\d+)/(?P<joints>\d+) joints shown$")
+LIVE_STATUS_LINE = re.compile(r"^frame (?P<frame>\d+) · (?P<fps>[\d.]+) fps · 1 person: #(?P<id>\d+) (?P<shown>\d+)/(?P<joints>\d+) joints shown$")
 CAMERA_FRAMES = 150  # the fake camera's loop: 5 s at 30 fps
 LAG_SAMPLES = 45  # overlay lag readings, 0.1 s apart
 
@@ -364,7 +365,7 @@ def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser,
     page.wait_for_function("sel => /^frame ([2-9]\\d|\\d{3,}) /.test(document.querySelector(sel).value)", arg=LIVE_STATUS)
     status = LIVE_STATUS_LINE.match(page.input_value(LIVE_STATUS))
     assert status, page.input_value(LIVE_STATUS)
-    assert status["box"] == "from the previous frame" and int(status["shown"]) >= 10, status.string
+    assert status["id"] == "1" and int(status["shown"]) >= 10, status.string
     assert status["joints"] == "16", status.string  # the MPII model
     assert page.locator(LIVE_OUT_IMG).get_attribute("src").startswith("data:image/jpeg;base64,")
 
@@ -384,7 +385,9 @@ def test_live_webcam_tracks_and_skips_frames_instead_of_queueing(camera_browser,
     frames = logged_frames(log_path)[before:]
     assert [f.number for f in frames] == list(range(1, len(frames) + 1))
     assert {(f.width, f.height) for f in frames} == {(640, 480)}
-    assert {f.box_source for f in frames[1:]} == {"previous"}
+    # The one person keeps number 1 throughout: no shrink-and-restart, no new identity.
+    assert {f.track_ids for f in frames} == {(1,)}, [f.track_ids for f in frames]
+    assert [f.detected for f in frames] == [(f.number - 1) % LIVE_DETECT_EVERY == 0 for f in frames]
 
     # Stop ends the session: nothing more is processed.
     record.click()

@@ -11,7 +11,18 @@ def test_mpii_order_and_names():
         "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
         "upper_neck", "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
     )
-    assert MPII.index("l_wrist") == 15 and MPII.input_size == (256, 256) and MPII.oks_sigmas is None
+    assert MPII.index("l_wrist") == 15 and MPII.input_size == (256, 256)
+
+
+def test_mpii_borrows_cocos_oks_sigmas_for_the_joints_both_have():
+    """MPII has no OKS of its own; tracking and duplicate removal use COCO's sigma for every
+    joint both sets share, and a mirror pair always has one sigma."""
+    shared = [j for j in MPII.joints if j in COCO.joints]
+    assert len(shared) == 12
+    for j in shared:
+        assert MPII.oks_sigmas[MPII.index(j)] == COCO.oks_sigmas[COCO.index(j)], j
+    for a, b in MPII.flip_pairs:
+        assert MPII.oks_sigmas[a] == MPII.oks_sigmas[b]
 
 
 def test_coco_order_names_and_sigmas():
