@@ -148,8 +148,9 @@ def number_slider(minimum: float, maximum: float, **kwargs: Any) -> gr.Slider:
 class App:
     """Event handlers around one loaded estimator."""
 
-    def __init__(self, estimator: PoseEstimator) -> None:
+    def __init__(self, estimator: PoseEstimator, live_detect_every: int = LIVE_DETECT_EVERY) -> None:
         self.estimator = estimator
+        self.live_detect_every = live_detect_every  # live tab: the detector runs on every k-th frame
         self._export_dir: Path | None = None
         self._last_prune = 0.0
 
@@ -251,7 +252,7 @@ class App:
             t0 = time.perf_counter()
             pixels = self.estimator.read(frame).pixels
             shown = live_frame(self.estimator, pixels, state, time.monotonic(), mirrored=LIVE_MIRRORED,
-                               threshold=threshold, smooth=bool(smooth))
+                               threshold=threshold, smooth=bool(smooth), detect_every=self.live_detect_every)
             tracked = shown.result
             log.debug("live frame %d: %dx%d, people [%s], %s, %.1f ms", tracked.frame + 1, pixels.shape[1], pixels.shape[0],
                       ",".join(map(str, tracked.track_ids)), "detector" if tracked.detected else "propagated",
@@ -392,6 +393,10 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60} minutes" if seconds % 60 == 0 and seconds >= 120 else f"{seconds} s"
 
 
+def _every(k: int) -> str:
+    return "frame" if k == 1 else f"{k} frames"
+
+
 def _env_int(name: str, default: int, minimum: int = 1) -> int:
     """Integer setting from the environment, or exit with a message saying what is accepted."""
     text = os.environ.get(name, str(default))
@@ -499,7 +504,7 @@ def build_demo(app: App, live_sessions: int = LIVE_SESSIONS, live_turn_s: int = 
         with gr.Tab("Live webcam"):
             gr.Markdown(
                 "Start the webcam and move: everyone in view is tracked, each with a colour and a number they keep. "
-                f"The detector looks for people every {LIVE_DETECT_EVERY} frames; in between, each person's box follows "
+                f"The detector looks for people every {_every(app.live_detect_every)}; in between, each person's box follows "
                 "their joints, which are smoothed over time. The picture is mirrored like the preview, but left and "
                 "right are the real ones (left joints orange, right blue). When the model is slower than the camera, frames are "
                 f"skipped, never queued, so the overlay stays current. Up to {live_sessions} people can stream at once; "
@@ -539,7 +544,8 @@ def main(argv: list[str] | None = None) -> None:
         description="Serve the pose demo (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply). Queue: "
         "POSE_CONCURRENCY_LIMIT events run at once (default 1), POSE_QUEUE_MAX_SIZE may wait (default 64). "
         f"Live webcam: POSE_LIVE_SESSIONS stream at once (default {LIVE_SESSIONS}), in turns of POSE_LIVE_TURN_S "
-        f"seconds of processing when others wait (default {LIVE_TURN_S}). POSE_LOG_LEVEL=DEBUG logs every live frame."
+        f"seconds of processing when others wait (default {LIVE_TURN_S}), the detector on every POSE_LIVE_DETECT_EVERY-th "
+        f"frame (default {LIVE_DETECT_EVERY}). POSE_LOG_LEVEL=DEBUG logs every live frame."
     )
     add_model_arguments(parser)
     args = parser.parse_args(argv)
@@ -551,11 +557,12 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(name).setLevel(level)
     concurrency, max_size = _env_int("POSE_CONCURRENCY_LIMIT", 1), _env_int("POSE_QUEUE_MAX_SIZE", 64)
     live_sessions, live_turn_s = _env_int("POSE_LIVE_SESSIONS", LIVE_SESSIONS), _env_int("POSE_LIVE_TURN_S", LIVE_TURN_S)
+    live_detect_every = _env_int("POSE_LIVE_DETECT_EVERY", LIVE_DETECT_EVERY)
     try:
         estimator = estimator_from_args(args)
     except PoseError as e:
         raise SystemExit(f"error: {e}") from None
-    demo = build_demo(App(estimator), live_sessions=live_sessions, live_turn_s=live_turn_s)
+    demo = build_demo(App(estimator, live_detect_every), live_sessions=live_sessions, live_turn_s=live_turn_s)
     demo.queue(default_concurrency_limit=concurrency, max_size=max_size)
     demo.launch(max_file_size=MAX_FILE_BYTES, show_error=False)
 

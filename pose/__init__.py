@@ -7,6 +7,10 @@ Typical use::
     people = est.estimate_people("photo.jpg")  # PeopleResult: everyone found, best person score first
     people.to_dict()                         # JSON-ready: model, skeleton, detector, people with joints by name
     one = est.estimate("photo.jpg", box=(10, 20, 300, 400))  # PoseResult: keypoints (J, 2), scores (J,), ...
+
+    from pose import VideoTracker
+    tracker = VideoTracker(est, fps=25)      # the paper's tracking: detector + flow-propagated boxes, OKS matching
+    frame = tracker.update(rgb)              # TrackedFrame: people with track_ids; .to_dict() for JSON
 """
 
 from .errors import BoxError, ImageError, ModelConfigError, ModelError, PoseError
@@ -14,6 +18,7 @@ from .estimator import PoseEstimator
 from .hub import ModelSource
 from .joints import COCO, MPII, Skeleton
 from .result import PeopleResult, PoseResult
+from .tracking import TrackedFrame, TrackerSettings, VideoTracker
 
 __all__ = [
     "BoxError",
@@ -28,4 +33,7 @@ __all__ = [
     "PoseEstimator",
     "PoseResult",
     "Skeleton",
+    "TrackedFrame",
+    "TrackerSettings",
+    "VideoTracker",
 ]

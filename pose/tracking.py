@@ -63,8 +63,9 @@ class TrackerSettings:
     min_similarity: float = 0.2  # a (track, person) pair less similar than this is never matched
     max_age: int = 30  # frames a track may go unseen (hidden, missed) and still be matched again
     box_nms: float = 0.6  # IoU above which two candidate boxes are taken for the same person
-    pose_nms: float = 0.7  # OKS above which two poses are the same person (the better one stays)
-    min_score: float = 0.25  # person score (box x joints) below which a pose is not taken for a person
+    pose_nms: float = 0.5  # OKS above which two poses are the same person (the better one stays; see README)
+    min_score: float = 0.25  # person score (box x joints) a pose needs to start a track
+    keep_score: float = 0.1  # ... and to continue one (lower: a tracked person who turns away is not dropped)
     box_joint_score: float = 0.0  # joints at or above this score make the propagated box (0: all)
     smooth: bool = True  # One Euro filter on each track's joints
     smoothing: SmoothingParams = SmoothingParams()
@@ -233,11 +234,6 @@ class TrackedFrame:
                            "joints": d["joints"]})
         return {"frame": self.frame, "time": round(self.time, 4), "people": people}
 
-    def rows(self) -> list[list[Any]]:
-        """(frame, time, track_id, joint, x, y, confidence) for every joint of every person."""
-        t = round(self.time, 4)
-        return [[self.frame, t, tid, *row] for tid, p in zip(self.track_ids, self.people) for row in p.table()]
-
 
 FRAME_CSV_HEADERS = ("frame", "time", "track_id", "joint", "x", "y", "confidence")
 
@@ -287,15 +283,17 @@ def track_frame(estimator: PoseEstimator, frame: np.ndarray | LoadedImage, state
 
     # 2. A pose in every box.
     found_people = estimator.estimate_candidates(image, candidates, settings.flip, nms_threshold=settings.pose_nms).people
-    people = [p for p in found_people if p.score >= settings.min_score or p.box_source == "user"]
+    people = [p for p in found_people if p.score >= settings.keep_score or p.box_source == "user"]
 
-    # 3. Identities.
+    # 3. Identities: a match continues a track; a person left over starts one if sure enough.
     pairs = _match(alive, moved, people, settings, estimator.config.skeleton.oks_sigmas)
     by_person = {p: alive[ti] for ti, p in pairs}
     tracks, out, next_id = {tr.id: tr for tr in alive}, [], state.next_id
     for pi, person in enumerate(people):
         before = by_person.get(pi)
         if before is None:
+            if person.score < settings.min_score and person.box_source != "user":
+                continue
             track, next_id = _new_track(next_id, person, t, now, settings), next_id + 1
         else:
             track = _continue_track(before, person, t, now, settings)
@@ -319,8 +317,9 @@ def track_frame(estimator: PoseEstimator, frame: np.ndarray | LoadedImage, state
 
 
 def _propagate(tracks: list[Track], t: int, motion: Motion | None) -> list[np.ndarray]:
-    """Each track's joints moved to frame t (J, 2) px: by the optical flow for tracks seen in the
-    frame before (when there is one), else by the track's own velocity."""
+    """Each track's joints moved to frame t (J, 2) px: the sure joints (score above 0.2) of tracks
+    seen in the frame before by the optical flow (when there is one), the rest by the track's
+    own velocity."""
     moved = [tr.keypoints + tr.velocity * (t - tr.seen) for tr in tracks]
     recent = [i for i, tr in enumerate(tracks) if tr.seen == t - 1]
     if motion is not None and recent:
@@ -329,7 +328,9 @@ def _propagate(tracks: list[Track], t: int, motion: Motion | None) -> list[np.nd
         flowed = motion(points, groups)
         if flowed is not None:
             for n, part in enumerate(np.split(flowed, np.cumsum([len(tracks[i].keypoints) for i in recent])[:-1])):
-                moved[recent[n]] = part
+                sure = tracks[recent[n]].scores > PERSON_SCORE_MIN_JOINT
+                # An unsure joint is often hidden: the flow there is whoever is in front of it.
+                moved[recent[n]] = np.where(sure[:, None], part, moved[recent[n]])
     return moved
 
 

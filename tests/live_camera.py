@@ -12,13 +12,14 @@ tab: the Chromium to launch, starting a stream as a visitor does, and the app's 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tests.shared_data import mpii_person, webcam_clip, write_y4m
+from tests.shared_data import composed_clip, mpii_person, webcam_clip, write_y4m
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `playwright install` is never used
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -72,12 +73,29 @@ def stamp(frame: np.ndarray, number: int) -> np.ndarray:
     return out
 
 
-def write_camera_clip(path: Path, frames: int = 150, size: tuple[int, int] = (640, 480)) -> Path:
-    """The looped webcam clip as Y4M (``frames`` / 30 s long), every frame stamped with its number."""
+def write_camera_clip(path: Path, frames: int = 150, size: tuple[int, int] = (640, 480), people: int = 1) -> Path:
+    """The looped webcam clip as Y4M (``frames`` / 30 s long), every frame stamped with its number:
+    the MPII man raising his arm (one person), or COCO people walking to and fro (several)."""
     if frames > 1 << STAMP_BITS:
         raise ValueError(f"at most {1 << STAMP_BITS} frames can be stamped")
-    person = mpii_person(PERSON)
-    return write_y4m([stamp(f, i) for i, (f, _, _) in enumerate(webcam_clip(person, frames, size))], path, CAMERA_FPS)
+    if people == 1:
+        pictures = [f for f, _, _ in webcam_clip(mpii_person(PERSON), frames, size)]
+    else:
+        pictures = [f for f, _ in group_clip(frames, size, people)]
+    return write_y4m([stamp(f, i) for i, f in enumerate(pictures)], path, CAMERA_FPS)
+
+
+def group_clip(frames: int, size: tuple[int, int], people: int) -> list:
+    """[(frame, truth)]: ``people`` COCO people walking to and fro across a webcam's view, one
+    sine period per clip (so that it loops without a jump), passing each other."""
+    w, h = size
+    paths = []
+    for i in range(people):
+        phase = 2 * math.pi * i / people
+        height = h * (0.75 - 0.1 * i)
+        feet_y = h * (0.98 - 0.06 * i)
+        paths.append([(w / 2 + 0.3 * w * math.sin(2 * math.pi * t / frames + phase), feet_y, height) for t in range(frames)])
+    return composed_clip(paths, size)
 
 
 def chromium_args(clip: Path) -> list[str]:

@@ -15,7 +15,7 @@ from pose.joints import COCO
 from pose.metrics import pckh, pckh_hits
 from pose.video import VideoError, annotate_video
 from tests.shared_data import crossing_clip, moving_clip, mpii_person
-from tests.tracking_truth import assignments, identity_switches
+from tests.tracking_truth import JsonFrame, assignments, identity_switches
 
 FPS = 15
 
@@ -70,7 +70,7 @@ def test_annotated_video_is_h264_with_everyone_tracked(coco_estimator, crossing_
     assert {p["track_id"] for f in data["frames"] for p in f["people"]} == {1, 2}
 
     # The same identities as the truth, without a switch (MP4 compression and all).
-    frames = [FrameView(f) for f in data["frames"]]
+    frames = [JsonFrame(f) for f in data["frames"]]
     assert identity_switches(assignments(frames, clip, COCO.oks_sigmas)) == 0
 
     # Each identity is drawn in its own colour: the first frame shows both tracks' colours.
@@ -84,14 +84,6 @@ def test_annotated_video_is_h264_with_everyone_tracked(coco_estimator, crossing_
     assert rows[0] == ["frame", "time", "track_id", "joint", "x", "y", "confidence"]
     assert len(rows) == 1 + 17 * sum(len(f["people"]) for f in data["frames"])
     assert {r[2] for r in rows[1:]} == {"1", "2"}
-
-
-class FrameView:
-    """A frame of the JSON read back like a TrackedFrame (track ids and keypoints), for scoring."""
-
-    def __init__(self, frame: dict) -> None:
-        self.track_ids = tuple(p["track_id"] for p in frame["people"])
-        self.people = [type("P", (), {"keypoints": np.array([[j["x"], j["y"]] for j in p["joints"]])})() for p in frame["people"]]
 
 
 def test_a_first_frame_box_follows_one_person(estimator, clip_file, tmp_path):

@@ -5,6 +5,9 @@ changed (identity switches, as CLEAR-MOT counts them)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from pose.metrics import oks
 from pose.tracking import TrackedFrame
@@ -14,17 +17,23 @@ MIN_LABELLED = 5  # true people with fewer joints in view are not scored (mostly
 
 
 def assignments(results: Sequence[TrackedFrame], clip: Sequence[tuple], sigmas: Sequence[float]) -> list[dict[int, int | None]]:
-    """Per frame: {true person: track id of the tracked pose closest to them by OKS (None: no
-    pose reaches MIN_OKS)}, for the true people with at least MIN_LABELLED joints in view."""
+    """Per frame: {true person: track id of the tracked pose matched to them (None: none)}, for
+    the true people with at least MIN_LABELLED joints in view. Matching is one to one, the
+    closest pair (OKS) first, pairs under MIN_OKS never: one pose cannot stand for two people
+    who overlap."""
     out = []
     for result, (_, truth) in zip(results, clip):
-        frame = {}
-        for g in truth:
-            if g.labelled.sum() < MIN_LABELLED:
-                continue
-            scores = [oks(p.keypoints, g.joints, g.labelled, g.area, sigmas) for p in result.people]
-            best = max(range(len(scores)), key=scores.__getitem__, default=None)
-            frame[g.person] = result.track_ids[best] if best is not None and scores[best] >= MIN_OKS else None
+        truth = [g for g in truth if g.labelled.sum() >= MIN_LABELLED]
+        pairs = sorted(((oks(p.keypoints, g.joints, g.labelled, g.area, sigmas), gi, pi)
+                        for gi, g in enumerate(truth) for pi, p in enumerate(result.people)), reverse=True)
+        frame: dict[int, int | None] = {g.person: None for g in truth}
+        used: set[int] = set()
+        for score, gi, pi in pairs:
+            if score < MIN_OKS:
+                break
+            if frame[truth[gi].person] is None and pi not in used:
+                frame[truth[gi].person] = result.track_ids[pi]
+                used.add(pi)
         out.append(frame)
     return out
 
@@ -49,3 +58,16 @@ def found_fraction(per_frame: Sequence[dict[int, int | None]]) -> float:
     """Share of (frame, true person) pairs in which the person was found."""
     pairs = [track for frame in per_frame for track in frame.values()]
     return sum(t is not None for t in pairs) / max(1, len(pairs))
+
+
+class JsonFrame:
+    """One frame of a video's JSON (``VideoResult.frames``) read back like a TrackedFrame (track
+    ids and keypoints), for scoring."""
+
+    class Person:
+        def __init__(self, person: dict[str, Any]) -> None:
+            self.keypoints = np.array([[j["x"], j["y"]] for j in person["joints"]])
+
+    def __init__(self, frame: dict[str, Any]) -> None:
+        self.track_ids = tuple(p["track_id"] for p in frame["people"])
+        self.people = [JsonFrame.Person(p) for p in frame["people"]]
