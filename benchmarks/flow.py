@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 
 import cv2
 import numpy as np
 
+from benchmarks.models import start
 from pose.flow import grey_for_flow, lucas_kanade
-from tests.shared_data import crossing_clip, missing_reason, moving_clip, mpii_person, shared_available
+from tests.shared_data import crossing_clip, moving_clip, mpii_person
 
 DENSE_SIDE = 640  # px: dense flows run on the frame scaled to this width (full 720p is several times slower)
 
@@ -73,10 +73,7 @@ def pairs_moving(frames: int):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=90)
-    args = ap.parse_args()
-    if not shared_available():
-        print(missing_reason(), file=sys.stderr)
-        return 2
+    args = start(ap)
     cv2.setNumThreads(2)
     print(f"Joints moved from frame t-1 to t by each method, against the truth at t ({args.frames} frames per clip):")
     print(f"{'clip':<10} {'method':<30} {'median px':>9} {'p90 px':>7} {'ms/frame':>8}")

@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.models import start
 from tests.app_server import free_port
 from tests.hub_server import HubServer
-from tests.shared_data import FIXTURE_CONFIG, REPO, SHARED_ONNX, missing_reason, mpii_people, shared_available
+from tests.shared_data import FIXTURE_CONFIG, REPO, SHARED_ONNX, mpii_people
 
 REPO_ID = "bench/efficientpose-i"
 
@@ -29,10 +30,7 @@ REPO_ID = "bench/efficientpose-i"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    args = ap.parse_args()
-    if not shared_available():
-        print(missing_reason(), file=sys.stderr)
-        return 2
+    args = start(ap)
     from gradio_client import Client, handle_file
 
     person = mpii_people()[0]
