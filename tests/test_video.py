@@ -135,3 +135,23 @@ def test_video_endpoint_through_the_api(client, clip_file):
         bad = Path(path).with_name("bad.mp4")
         bad.write_bytes(b"not a video")
         client.predict(handle_file(str(bad)), False, "", api_name="/video")
+
+
+def test_video_tab_runs_the_detector_every_k_frames_and_refuses_a_bad_k(estimator, clip_file):
+    import json
+    from pathlib import Path
+
+    import gradio as gr
+
+    from app import App
+
+    _, frames, path = clip_file
+    app = App(estimator)
+    _, keypoints_file, result = app.video_every(str(path), False, "", 3.0)
+    data = json.loads(Path(keypoints_file).read_text())
+    assert data["detect_every"] == 3 and len(data["frames"]) == len(frames) == len(result.frames)
+    sources = [f["people"][0]["box_source"] for f in data["frames"]]
+    assert all(s == "detector" for s in sources[::3]) and set(sources) - {"detector"} == {"previous"}
+    for bad in ("many", 0, 11):
+        with pytest.raises(gr.Error, match="Find people every k-th frame must be"):
+            app.video_every(str(path), False, "", bad)
