@@ -41,6 +41,13 @@ def draw_skeleton(image: np.ndarray, result: PoseResult, threshold: float,
     ``limb_color``; joints always by side. ``image`` may be a downscaled copy of the image
     the result refers to: keypoints are scaled to it."""
     out = np.ascontiguousarray(image).copy()
+    _draw_skeleton_into(out, result, threshold, limb_color)
+    return out
+
+
+def _draw_skeleton_into(out: np.ndarray, result: PoseResult, threshold: float,
+                        limb_color: tuple[int, int, int] | None = None) -> None:
+    """``draw_skeleton`` in place (no copy: one per picture, not one per person)."""
     h, w = out.shape[:2]
     f = w / result.image_size[0]
     pts = result.keypoints * f  # (J, 2) px of ``image``
@@ -58,7 +65,6 @@ def draw_skeleton(image: np.ndarray, result: PoseResult, threshold: float,
             # With a fixed-point shift the radius is fixed-point too.
             cv2.circle(out, tuple(ip[j]), radius << shift, (255, 255, 255), -1, cv2.LINE_AA, shift)
             cv2.circle(out, tuple(ip[j]), max(1, radius - 2) << shift, SIDE_COLORS[side], -1, cv2.LINE_AA, shift)
-    return out
 
 
 def heatmap_tiles(result: PoseResult) -> list[tuple[np.ndarray, str]]:
@@ -101,14 +107,12 @@ def draw_people(image: np.ndarray, people: PeopleResult, threshold: float, selec
     number (1, 2, ...) at its top-left corner; ``selected`` (an index into ``people.people``) is
     always drawn, with a thicker yellow box. ``image`` may be a downscaled copy."""
     out = np.ascontiguousarray(image).copy()
-    h, w = out.shape[:2]
-    f = w / people.image_size[0]
-    thin = max(1, round(max(h, w) / 600))
-    font = max(0.4, max(h, w) / 1400)
+    f = out.shape[1] / people.image_size[0]
+    thin, font = _label_sizes(out)
     for i, person in enumerate(people.people):
         if person.score < threshold and i != selected and len(people.people) > 1:
             continue
-        out = draw_skeleton(out, person, threshold)
+        _draw_skeleton_into(out, person, threshold)
         if person.box_source == "image" and len(people.people) == 1:
             continue  # the whole photo: no box worth drawing
         color, width = (SELECTED_COLOR, thin * 2 + 1) if i == selected else (BOX_COLOR, thin)
@@ -133,15 +137,19 @@ def draw_tracks(image: np.ndarray, frame: TrackedFrame, threshold: float) -> np.
     colour: limbs, a thin box and the track number (joints keep their side colours, so left
     and right stay readable). ``image`` may be a downscaled copy of the frame."""
     out = np.ascontiguousarray(image).copy()
-    h, w = out.shape[:2]
-    f = w / frame.image_size[0]
-    thin = max(1, round(max(h, w) / 600))
-    font = max(0.4, max(h, w) / 1400)
+    f = out.shape[1] / frame.image_size[0]
+    thin, font = _label_sizes(out)
     for track_id, person in zip(frame.track_ids, frame.people):
         color = track_color(track_id)
-        out = draw_skeleton(out, person, threshold, limb_color=color)
+        _draw_skeleton_into(out, person, threshold, limb_color=color)
         _label_box(out, person.box, f, str(track_id), color, thin, font, thin)
     return out
+
+
+def _label_sizes(out: np.ndarray) -> tuple[int, float]:
+    """(line width px of boxes and text, font scale) for a picture of this size."""
+    side = max(out.shape[:2])
+    return max(1, round(side / 600)), max(0.4, side / 1400)
 
 
 def _label_box(out: np.ndarray, box: tuple[float, ...], f: float, label: str, color: tuple[int, int, int], width: int,

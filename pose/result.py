@@ -34,10 +34,15 @@ class PoseResult:
             a.setflags(write=False)
 
     @property
-    def score(self) -> float:
-        """The paper's person score: box score x mean confidence of the joints above 0.2 (0 if none)."""
+    def joint_score(self) -> float:
+        """Mean confidence of the joints above 0.2 (0 if none)."""
         confident = self.scores[self.scores > PERSON_SCORE_MIN_JOINT]
-        return float(self.box_score * confident.mean()) if confident.size else 0.0
+        return float(confident.mean()) if confident.size else 0.0
+
+    @property
+    def score(self) -> float:
+        """The paper's person score: box score x ``joint_score``."""
+        return self.box_score * self.joint_score
 
     def visible(self, threshold: float) -> np.ndarray:
         """(J,) bool: joints whose score reaches ``threshold``."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ from .errors import PoseError
 from .estimator import Box, Candidate, PoseEstimator, check_box
 from .flow import FlowField
 from .image_io import LoadedImage, from_array
+from .metrics import box_area, box_iou, pose_similarity
 from .result import PERSON_SCORE_MIN_JOINT, PoseResult
 
 PROPAGATED_BOX_EXTENSION = 0.15  # the paper's: the moved joints' box grows by 15 % (7.5 % each side)
@@ -135,31 +136,6 @@ def keypoint_box(keypoints: np.ndarray, scores: np.ndarray, image_size: tuple[in
     return box if box[2] > box[0] + 1 and box[3] > box[1] + 1 else None
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes (N, 4) and (M, 4), x1 y1 x2 y2 px -> (N, M)."""
-    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def pose_similarity(a: np.ndarray, a_scores: np.ndarray, a_areas: np.ndarray, b: np.ndarray, b_scores: np.ndarray,
-                    b_areas: np.ndarray, sigmas: np.ndarray, min_score: float = PERSON_SCORE_MIN_JOINT) -> np.ndarray:
-    """OKS between poses a (N, J, 2) and b (M, J, 2) px -> (N, M): the mean over the joints both
-    score above ``min_score`` of exp(-d² / (2 s² (2 sigma)²)), s² the mean of the two box areas
-    (px²); 0 for a pair with no such joint."""
-    k2 = (2 * np.asarray(sigmas, float)) ** 2  # (J,)
-    d2 = ((a[:, None] - b[None, :]) ** 2).sum(axis=3)  # (N, M, J)
-    s2 = (np.asarray(a_areas, float)[:, None] + np.asarray(b_areas, float)[None, :]) / 2  # (N, M)
-    e = np.exp(-d2 / k2 / (2 * s2[..., None] + np.spacing(1)))
-    both = (a_scores[:, None, :] > min_score) & (b_scores[None, :, :] > min_score)  # (N, M, J)
-    n = both.sum(axis=2)
-    return np.where(n > 0, (e * both).sum(axis=2) / np.maximum(n, 1), 0.0)
-
-
 def greedy_match(similarity: np.ndarray, min_similarity: float) -> list[tuple[int, int]]:
     """(T, P) similarities of tracks to people -> [(track, person)]: the most similar pair first,
     then the most similar of the rest, each track and person used once; pairs below
@@ -180,10 +156,6 @@ def greedy_match(similarity: np.ndarray, min_similarity: float) -> list[tuple[in
     return pairs
 
 
-def box_area(box: Box) -> float:
-    return max(float(box[2] - box[0]), 1.0) * max(float(box[3] - box[1]), 1.0)
-
-
 # ---- state ------------------------------------------------------------------------------------
 
 
@@ -198,8 +170,8 @@ class Track:
     joint_score: float  # mean score of the joints above 0.2 then: the score of the box propagated from it
     seen: int  # frame number when last seen
     time: float  # s: when last seen
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # (2,) px per frame: median joint motion, low-passed
-    filter: FilterState | None = None  # One Euro memory of the smoothed joints
+    velocity: np.ndarray  # (2,) px per frame: median joint motion, low-passed
+    filter: FilterState | None  # One Euro memory of the smoothed joints (None when smoothing is off)
 
 
 @dataclass(frozen=True)
@@ -352,20 +324,15 @@ def _match(tracks: list[Track], moved: list[np.ndarray], people: list[PoseResult
         sim = pose_similarity(np.stack(moved), np.stack([tr.scores for tr in tracks]),
                               np.array([box_area(tr.box) for tr in tracks]), np.stack([p.keypoints for p in people]),
                               np.stack([p.scores for p in people]), np.array([box_area(p.box) for p in people]),
-                              np.asarray(sigmas))
+                              np.asarray(sigmas), PERSON_SCORE_MIN_JOINT)
     else:
         sim = box_iou(np.array([tr.box for tr in tracks]), np.array([p.box for p in people]))
     return greedy_match(sim, settings.min_similarity)
 
 
-def _joint_score(person: PoseResult) -> float:
-    confident = person.scores[person.scores > PERSON_SCORE_MIN_JOINT]
-    return float(confident.mean()) if confident.size else 0.0
-
-
 def _new_track(track_id: int, person: PoseResult, t: int, now: float, settings: TrackerSettings) -> Track:
     filtered = one_euro(person.keypoints, 0.0, None, settings.smoothing)[1] if settings.smooth else None
-    return Track(track_id, np.array(person.keypoints), np.array(person.scores), person.box, _joint_score(person), t, now,
+    return Track(track_id, np.array(person.keypoints), np.array(person.scores), person.box, person.joint_score, t, now,
                  np.zeros(2), filtered)
 
 
@@ -381,7 +348,7 @@ def _continue_track(track: Track, person: PoseResult, t: int, now: float, settin
     filtered = None
     if settings.smooth:
         filtered = one_euro(person.keypoints, now - track.time, track.filter, settings.smoothing)[1]
-    return Track(track.id, np.array(person.keypoints), np.array(person.scores), person.box, _joint_score(person), t, now,
+    return Track(track.id, np.array(person.keypoints), np.array(person.scores), person.box, person.joint_score, t, now,
                  velocity, filtered)
 
 

@@ -3,6 +3,7 @@ and benchmarks; never copied into the repo)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -182,7 +183,9 @@ class ClipTruth:
     area: float  # px²: the segmented area at this scale
 
 
+@functools.lru_cache(maxsize=1)
 def _coco_multi() -> dict:
+    """The shared ``coco_multi`` annotations (read once; treat as read-only)."""
     return json.loads((COCO_MULTI_DIR / "person_keypoints.json").read_text())
 
 

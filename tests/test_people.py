@@ -11,6 +11,7 @@ import pytest
 
 from pose.detector import DetectorConfig, letterbox, nms, yolox_decode
 from pose.errors import BoxError, ModelConfigError
+from pose.metrics import box_iou
 from tests.shared_data import COCO_DIR, COCO_MULTI_DIR, REPO, coco_people
 
 MIN_JOINTS = 5  # people with fewer labelled joints are mostly hidden or cut off
@@ -160,13 +161,6 @@ def test_a_batch_of_crops_gives_the_keypoints_of_single_runs(tmp_path):
 # ---- real pixels: recall and COCO keypoint AP -----------------------------------------------------
 
 
-def iou(a, b) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 @pytest.fixture(scope="module")
 def found(coco_estimator, shared):
     """image path -> PeopleResult, for every shared COCO photo."""
@@ -177,7 +171,7 @@ def found(coco_estimator, shared):
 def test_person_recall_on_the_shared_coco_photos(found):
     """Ground-truth people with at least 5 labelled joints, matched by a returned box at IoU >= 0.5."""
     people = [p for p in coco_people() if p.labelled.sum() >= MIN_JOINTS]
-    hits = [any(iou(p.box, q.box) >= 0.5 for q in found[p.image].people) for p in people]
+    hits = [any(box_iou(p.box, q.box)[0, 0] >= 0.5 for q in found[p.image].people) for p in people]
     assert len(people) == 99
     assert np.mean(hits) >= 0.85, f"recall {np.mean(hits):.3f} ({sum(hits)}/{len(hits)})"
 

@@ -16,9 +16,9 @@ import pytest
 from pose.errors import BoxError
 from pose.flow import lucas_kanade
 from pose.joints import COCO
-from pose.metrics import pckh, pckh_hits
-from pose.tracking import (SmoothingParams, TrackerSettings, TrackingError, VideoTracker, box_iou, greedy_match,
-                           keypoint_box, one_euro, pose_similarity, track_frame)
+from pose.metrics import box_iou, pckh, pckh_hits, pose_similarity
+from pose.tracking import (SmoothingParams, TrackerSettings, TrackingError, VideoTracker, greedy_match,
+                           keypoint_box, one_euro, track_frame)
 from tests.live_camera import PERSON
 from tests.shared_data import crossing_clip, leave_and_enter_clip, moving_clip, mpii_person, webcam_clip
 from tests.tracking_truth import assignments, found_fraction, identity_switches
