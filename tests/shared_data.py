@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pose.evaluation import CocoPerson, MpiiPerson, read_coco, read_mpii
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("POSE_SHARED_DIR", REPO.parent / "shared"))
 SHARED_ONNX = SHARED / "models" / "efficientpose-i-mpii" / "model.onnx"
@@ -32,36 +34,8 @@ def missing_reason() -> str:
     return f"../shared (real model and MPII/COCO images) not found at {SHARED}; set POSE_REQUIRE_SHARED=1 to fail instead"
 
 
-@dataclass(frozen=True)
-class MpiiPerson:
-    image: Path
-    center: np.ndarray  # (2,) px
-    scale: float  # person box side / 200 px (MPII convention)
-    joints: np.ndarray  # (16, 2) px, MPII order
-    visible: np.ndarray  # (16,) bool
-    head_size: float  # px, PCKh normaliser
-
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        """The annotated person box (side = scale x 200 px around the centre), unpadded."""
-        half = self.scale * 100.0
-        cx, cy = self.center
-        return (cx - half, cy - half, cx + half, cy + half)
-
-
 def mpii_people() -> list[MpiiPerson]:
-    data = json.loads((MPII_DIR / "annotations.json").read_text())
-    return [
-        MpiiPerson(
-            image=MPII_DIR / a["image"],
-            center=np.asarray(a["center"], float),
-            scale=float(a["scale"]),
-            joints=np.asarray(a["joints"], float),
-            visible=np.asarray(a["joints_vis"], bool),
-            head_size=float(a["head_size"]),
-        )
-        for a in data
-    ]
+    return read_mpii(MPII_DIR / "annotations.json")
 
 
 def mpii_person(image_name: str) -> MpiiPerson:
@@ -69,29 +43,9 @@ def mpii_person(image_name: str) -> MpiiPerson:
     return next(p for p in mpii_people() if p.image.name == image_name)
 
 
-@dataclass(frozen=True)
-class CocoPerson:
-    image: Path
-    box: tuple[float, float, float, float]  # (x1, y1, x2, y2) px: the annotated box
-    joints: np.ndarray  # (17, 2) px, COCO order
-    labelled: np.ndarray  # (17,) bool: COCO visibility v > 0
-    area: float  # px²: the segmented area, OKS's scale
-
-
 def coco_people(folders: tuple[Path, ...] = (COCO_DIR, COCO_MULTI_DIR)) -> list[CocoPerson]:
     """The annotated people (at least one labelled keypoint, not crowds) of the shared COCO photos."""
-    out = []
-    for folder in folders:
-        data = json.loads(next(folder.glob("*.json")).read_text())
-        files = {i["id"]: i["file_name"] for i in data["images"]}
-        images = folder / "images" if (folder / "images").is_dir() else folder
-        for a in data["annotations"]:
-            if a.get("iscrowd") or a.get("num_keypoints", 0) == 0:
-                continue
-            k = np.asarray(a["keypoints"], float).reshape(-1, 3)
-            x, y, w, h = a["bbox"]
-            out.append(CocoPerson(images / files[a["image_id"]], (x, y, x + w, y + h), k[:, :2], k[:, 2] > 0, float(a["area"])))
-    return out
+    return [p for folder in folders for p in read_coco(next(folder.glob("*.json")))]
 
 
 def make_model_dir(dest: Path, onnx: Path = SHARED_ONNX, config: Path = FIXTURE_CONFIG) -> Path:
