@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..config import ModelConfig
-from .quantize import Timing
+from ..evaluation import Score
+from .quantize import Quantized, Recipe
+from .speed import Timing
 
 PAPER = "https://arxiv.org/abs/1804.06208"
 # What the paper reports for PoseResNet-50 (fp32, flip test), by joint set.
@@ -14,29 +18,75 @@ PAPER_ACCURACY = {
 CODE = "https://github.com/microsoft/human-pose-estimation.pytorch"
 
 
+@dataclass(frozen=True)
+class Accuracy:
+    """One measure on one labelled set, for fp32 and int8."""
+
+    fp32: Score
+    int8: Score
+
+
+def simple_baselines_about(arch: str) -> str:
+    return (f"Simple Baselines PoseResNet ({arch}) for single-person 2D human pose, from\n"
+            f"\"Simple Baselines for Human Pose Estimation and Tracking\" (Xiao, Wu & Wei, ECCV 2018,\n"
+            f"[paper]({PAPER}), [reference code]({CODE})), exported to ONNX and quantized to int8 for CPU\n"
+            "inference with onnxruntime.")
+
+
+def onnx_about(config: ModelConfig) -> str:
+    return (f"{config.name} ([source]({config.source}), {config.license}), quantized to int8 for CPU inference\n"
+            "with onnxruntime by the Simple Baselines demo's exporter (`python -m pose.export --onnx`).")
+
+
+def _accuracy_section(config: ModelConfig, accuracy: list[Accuracy]) -> str:
+    if not accuracy:
+        paper = PAPER_ACCURACY.get(config.skeleton.name)
+        return ("Not measured by this export (no labelled data was given: `--eval`)."
+                + (f" The paper reports {paper} (fp32, flip test)." if paper else ""))
+    rows = "\n".join(f"| {a.fp32.metric} | {a.fp32.data} | {a.fp32.points:.1f} | {a.int8.points:.1f} | "
+                     f"{a.int8.points - a.fp32.points:+.1f} |" for a in accuracy)
+    return ("Measured by the export command on the labelled data it was given, with the demo's own\n"
+            "pipeline (crop, decode; no flip test), in points (x 100):\n\n"
+            "| measure | data | fp32 | int8 | int8 - fp32 |\n|---|---|---|---|---|\n" + rows)
+
+
 def model_card(
     config: ModelConfig,
-    arch: str,
-    params: int,
+    about: str,
     macs: int,
     timings: dict[str, Timing],
     threads: int,
-    parity: float,
-    calibration_count: int,
+    recipe: Recipe,
+    quantized: Quantized,
     default_variant: str,
-    accuracy: str | None = None,
+    accuracy: list[Accuracy],
+    output_shape: tuple[int, ...],
+    params: int | None = None,
+    parity: float | None = None,
 ) -> str:
+    """``output_shape``: the output tensor's shape for one crop (batch first)."""
     rows = "\n".join(
         f"| {name} | {t.size_mb:.1f} | {t.median_ms:.1f} | {t.median_ms / timings['fp32'].median_ms:.2f}x |"
         for name, t in timings.items()
     )
     other = "fp32" if default_variant == "int8" else "int8"
-    acc = accuracy or (
-        "Not measured by this export (no labelled data was given). The paper reports "
-        f"{PAPER_ACCURACY[config.skeleton.name]} (fp32, flip test)."
-    )
+    layout = (f"[N, 3, {config.input_height}, {config.input_width}]" if config.input_layout == "NCHW"
+              else f"[N, {config.input_height}, {config.input_width}, 3]")
+    size_line = (f"{params / 1e6:.1f} M parameters, " if params else "") + \
+        f"{macs / 1e9:.2f} G multiply-accumulates per {config.input_height}x{config.input_width} crop."
+    fp32_nodes = (f" Left in fp32 (the layers int8 hurt most): {', '.join(f'`{n}`' for n in quantized.fp32_nodes)}."
+                  if quantized.fp32_nodes else "")
+    kernels = ""
+    if quantized.stem_rewritten or quantized.gemm_convs:
+        kernels = ("\n\nExact kernel-friendly rewrites (the int8 output is bit-identical):"
+                   + (" the 7x7 stride-2 first convolution runs as SpaceToDepth + a 4x4 convolution;" if quantized.stem_rewritten else "")
+                   + f" {quantized.gemm_convs} convolutions store their weights with zero point -1, which sends them"
+                   " to onnxruntime's int8 GEMM kernel (AMX where the CPU has it); each was timed both ways on"
+                   " the exporting machine and kept where it was faster. On other CPUs the choice may differ;"
+                   " re-export there to re-tune.")
+    license_id = config.license.lower()
     return f"""---
-license: mit
+license: {license_id}
 library_name: onnx
 pipeline_tag: keypoint-detection
 tags:
@@ -49,19 +99,16 @@ tags:
 
 # {config.name}
 
-Simple Baselines PoseResNet ({arch}) for single-person 2D human pose, from
-"Simple Baselines for Human Pose Estimation and Tracking" (Xiao, Wu & Wei, ECCV 2018,
-[paper]({PAPER}), [reference code]({CODE})), exported to ONNX and quantized to int8 for CPU
-inference with onnxruntime.
+{about}
 
 - **Top-down**: the input is one person's crop; the output is one heatmap per joint.
-- **Input** `{config.input_name}`: float32 {config.input_layout} [N, 3, {config.input_height}, {config.input_width}],
-  RGB scaled to [0, 1], then mean {list(config.mean)} / std {list(config.std)}.
-- **Output** `{config.output_name}`: float32 [N, {len(config.skeleton)}, {config.input_height // 4}, {config.input_width // 4}]
-  heatmaps (stride 4), channels in {config.skeleton.name.upper()} order: {", ".join(config.skeleton.joints[j] for j in config.channel_joints)}.
+- **Input** `{config.input_name}`: float32 {config.input_layout} {layout},
+  {config.color} scaled to [0, 1], then mean {list(config.mean)} / std {list(config.std)}.
+- **Output** `{config.output_name}`: float32 {config.output_layout} [N, {", ".join(str(d) for d in output_shape[1:])}], one heatmap per joint,
+  channels in this order: {", ".join(config.skeleton.joints[j] for j in config.channel_joints)}.
 - **Decode**: argmax per heatmap, a quarter-pixel shift toward the higher neighbour, then the
   inverse of the crop's affine transform (see the demo's `pose/decode.py`).
-- {params / 1e6:.1f} M parameters, {macs / 1e9:.2f} G multiply-accumulates per {config.input_height}x{config.input_width} crop.
+- {size_line}
 
 ## Files
 
@@ -73,22 +120,21 @@ inference with onnxruntime.
 ## Size and speed
 
 Measured by the export command on the machine that exported it: onnxruntime CPU,
-{threads} threads, batch 1, median latency. Static int8: QDQ format, per-channel int8
-weights, uint8 activations, MinMax calibration on {calibration_count} person crops made by
-the demo's own preprocessing, every Conv and ConvTranspose quantized. Dynamic int8 (weights
-only) is shown for comparison; it is not shipped.
+{threads} threads, batch 1, median latency, the variants timed in turn. Static int8: QDQ
+format, uint8 activations, {recipe.describe()}, crops made by the demo's own preprocessing
+from detected people. Every Conv is quantized (a ConvTranspose first becomes exact phase
+Convs).{fp32_nodes}{kernels} Dynamic int8 (weights only, the earlier demos' approach) is shown for
+comparison; it is not shipped.
 
 | variant | size (MB) | latency (ms) | vs fp32 |
 |---|---|---|---|
 {rows}
-
-ONNX fp32 reproduces PyTorch to a max abs heatmap difference of {parity:.1e}.
-
+{f"{chr(10)}ONNX fp32 reproduces PyTorch to a max abs heatmap difference of {parity:.1e}.{chr(10)}" if parity is not None else ""}
 ## Accuracy
 
-{acc}
+{_accuracy_section(config, accuracy)}
 
 ## Licence
 
-MIT, as the reference implementation.
+{config.license}, as the original model.
 """

@@ -1,9 +1,15 @@
-"""``python -m pose.export``: official checkpoint -> ONNX fp32 -> static int8 -> (Hub).
+"""``python -m pose.export``: official checkpoint (or an ONNX model folder) -> static int8 -> (Hub).
 
     python -m pose.export --checkpoint pose_resnet_50_256x256.pth.tar --arch resnet50 \\
-        --joints mpii --out DIR [--calibration IMAGES_DIR] [--push-to-hub REPO_ID]
+        --joints mpii --out DIR [--calibration IMAGES_DIR] [--eval ANNOTATIONS] [--push-to-hub REPO_ID]
     python -m pose.export --checkpoint pose_resnet_50_256x192.pth.tar --joints coco \\
         [--input-size 256x192] --out DIR
+    python -m pose.export --onnx MODEL_DIR --out DIR [--eval person_keypoints.json]
+
+``--onnx`` takes any model folder the app loads (pose_config.json + ONNX, any joint set) and
+quantizes it the same way. ``--eval`` states fp32 and int8 accuracy in the card, measured on
+that labelled data (MPII annotations.json: PCKh@0.5; COCO keypoints: OKS with the annotated
+boxes and AP with the detector).
 
 ``--input-size`` is HEIGHTxWIDTH, as the official file names write it; left out, it is read
 from a checkpoint name that carries one (``..._256x192.pth.tar``), else the joint set's usual
@@ -35,10 +41,23 @@ from ..errors import PoseError
 from ..hub import sha256_of
 from ..joints import SKELETONS, Skeleton
 from ..model import PoseModel
-from .card import CODE, model_card
+from ..detector import PersonDetector
+from ..estimator import PoseEstimator
+from ..evaluation import evaluate
+from .card import CODE, Accuracy, model_card, onnx_about, simple_baselines_about
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, ParityError, check_parity, export_onnx
 from .pose_resnet import ARCHS, CheckpointError, PoseResNet, complexity, load_checkpoint
-from .quantize import Timing, calibration_inputs, images_in, measure, quantize_dynamic_int8, quantize_static_int8
+from .quantize import (
+    CALIBRATION_METHODS,
+    DEFAULT_RECIPE,
+    Recipe,
+    calibration_crops,
+    calibration_inputs,
+    images_in,
+    quantize_dynamic_int8,
+    quantize_static_int8,
+)
+from .speed import graph_macs, measure, session
 
 log = logging.getLogger("pose.export")
 
@@ -82,7 +101,74 @@ def write_variant(folder: Path, onnx: Path, filename: str, config: ModelConfig, 
     return cfg
 
 
+def calibration_photos(folder: str | None) -> list[Path]:
+    calibration_dir = Path(folder) if folder else DEFAULT_CALIBRATION
+    photos = images_in(calibration_dir) if calibration_dir.is_dir() else []
+    if not photos:
+        raise SystemExit(f"error: no calibration images in {calibration_dir}; pass --calibration IMAGES_DIR")
+    return photos
+
+
+def recipe_from(args: argparse.Namespace) -> Recipe:
+    return Recipe(method=args.calibration_method, percentile=args.percentile, per_channel=not args.per_tensor,
+                  crops=args.calibration_crops, fp32_layers=args.fp32_layers)
+
+
+def measure_accuracy(variants: dict[str, tuple[Path, ModelConfig]], labelled: list[Path], threads: int) -> list[Accuracy]:
+    """Each labelled set's measures, for the fp32 and the int8 model, with the bundled detector."""
+    if not labelled:
+        return []
+    detector = PersonDetector.load(None, threads=threads)
+    scores = {}
+    for name, (path, cfg) in variants.items():
+        estimator = PoseEstimator(PoseModel(cfg, path, threads=threads), detector)
+        scores[name] = [s for data in labelled for s in evaluate(estimator, data)]
+    return [Accuracy(f, i) for f, i in zip(scores["fp32"], scores["int8"])]
+
+
+def quantize_and_write(fp32: Path, config: ModelConfig, args: argparse.Namespace, about: str, macs: int,
+                       params: int | None = None, parity: float | None = None) -> Path:
+    """fp32 ONNX -> static int8 (and dynamic, for the figures) -> the output folder and its card."""
+    recipe = recipe_from(args)
+    detector = PersonDetector.load(None, threads=args.threads)
+    calibration = calibration_crops(config, calibration_photos(args.calibration), detector, recipe.crops)
+    log.info("calibration: %s", recipe.describe())
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        dynamic, static = Path(tmp) / "dynamic.onnx", Path(tmp) / "static.onnx"
+        quantized = quantize_static_int8(fp32, static, config, calibration, recipe, kernels=not args.no_kernel_tuning)
+        quantize_dynamic_int8(fp32, dynamic)
+        output_shape = session(fp32, 1).run(None, {config.input_name: calibration[0]})[0].shape
+        timings = measure({"fp32": fp32, "dynamic int8": dynamic, "static int8": static}, calibration[0],
+                          threads=args.threads, runs=args.runs)
+        other = "fp32" if args.default == "int8" else "int8"
+        variants = {"int8": (static, "model.onnx", "int8"), "fp32": (fp32, "model_fp32.onnx", "fp32")}
+        for stale in (out / CONFIG_FILENAME, out / other):
+            if stale.is_dir():
+                shutil.rmtree(stale)
+        written = {args.default: write_variant(out, *variants[args.default][:2], config, args.default),
+                   other: write_variant(out / other, *variants[other][:2], config, other)}
+    folders = {args.default: out, other: out / other}
+    accuracy = measure_accuracy({k: (folders[k] / c.onnx_file, c) for k, c in written.items()},
+                                [Path(p) for p in args.eval or []], args.threads)
+    (out / "README.md").write_text(
+        model_card(written[args.default], about, macs, timings, args.threads, recipe, quantized, args.default, accuracy,
+                   output_shape=output_shape, params=params, parity=parity),
+        encoding="utf-8",
+    )
+    print(f"{'variant':<14}{'size MB':>9}{'median ms':>11}{'vs fp32':>9}   ({args.threads} threads, {args.runs} runs)")
+    for name, t in timings.items():
+        print(f"{name:<14}{t.size_mb:>9.1f}{t.median_ms:>11.1f}{t.median_ms / timings['fp32'].median_ms:>8.2f}x")
+    for a in accuracy:
+        print(f"{a.fp32.metric} ({a.fp32.data}): fp32 {a.fp32.points:.1f}, int8 {a.int8.points:.1f} "
+              f"({a.int8.points - a.fp32.points:+.1f})")
+    print(f"wrote {out}: default {args.default} ({written[args.default].onnx_file}), {other} in {out / other}")
+    return out
+
+
 def export(args: argparse.Namespace) -> Path:
+    """An official checkpoint -> ONNX fp32 (checked against PyTorch) -> int8 folder."""
     skeleton = SKELETONS[args.joints]
     w, h = input_size(args.input_size, args.checkpoint, skeleton)
     model = PoseResNet(args.arch, num_joints=len(skeleton))
@@ -90,47 +176,29 @@ def export(args: argparse.Namespace) -> Path:
     model.eval()
     stats = complexity(model, (w, h))
     config = base_config(args.arch, (w, h), skeleton)
-
-    calibration_dir = Path(args.calibration) if args.calibration else DEFAULT_CALIBRATION
-    images = images_in(calibration_dir) if calibration_dir.is_dir() else []
-    if not images:
-        raise SystemExit(f"error: no calibration images in {calibration_dir}; pass --calibration IMAGES_DIR")
-    calibration = calibration_inputs(config, [(p, None) for p in images])
-    log.info("calibration: %d whole-image person crops from %s", len(calibration), calibration_dir)
-
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32, dynamic, static = Path(tmp) / "fp32.onnx", Path(tmp) / "dynamic.onnx", Path(tmp) / "static.onnx"
+        fp32 = Path(tmp) / "fp32.onnx"
         export_onnx(model, fp32, (w, h))
-        parity = check_parity(model, fp32, np.concatenate(calibration[:4]))
-        quantize_static_int8(fp32, static, config, calibration)
-        quantize_dynamic_int8(fp32, dynamic)
-        example = calibration[0]
-        timings: dict[str, Timing] = {
-            "fp32": measure(fp32, example, threads=args.threads, runs=args.runs),
-            "dynamic int8": measure(dynamic, example, threads=args.threads, runs=args.runs),
-            "static int8": measure(static, example, threads=args.threads, runs=args.runs),
-        }
-        other = "fp32" if args.default == "int8" else "int8"
-        variants = {"int8": (static, "model.onnx", "int8"), "fp32": (fp32, "model_fp32.onnx", "fp32")}
-        for stale in (out / CONFIG_FILENAME, out / other):
-            if stale.is_dir():
-                shutil.rmtree(stale)
-        default_cfg = write_variant(out, *variants[args.default][:2], config, variants[args.default][2])
-        write_variant(out / other, *variants[other][:2], config, variants[other][2])
+        probe = calibration_inputs(config, [(p, None) for p in calibration_photos(args.calibration)[:4]])
+        parity = check_parity(model, fp32, np.concatenate(probe))
+        print(f"{args.arch}: {stats['params'] / 1e6:.2f} M parameters, {stats['macs'] / 1e9:.2f} G MACs at {w}x{h}; "
+              f"ONNX fp32 vs PyTorch max abs diff {parity:.1e}")
+        return quantize_and_write(fp32, config, args, simple_baselines_about(args.arch), stats["macs"],
+                                  params=stats["params"], parity=parity)
 
-    (out / "README.md").write_text(
-        model_card(default_cfg, args.arch, stats["params"], stats["macs"], timings, args.threads, parity, len(calibration), args.default),
-        encoding="utf-8",
-    )
-    print(f"{args.arch}: {stats['params'] / 1e6:.2f} M parameters, {stats['macs'] / 1e9:.2f} G MACs at {w}x{h}; "
-          f"ONNX fp32 vs PyTorch max abs diff {parity:.1e}")
-    print(f"{'variant':<14}{'size MB':>9}{'median ms':>11}{'vs fp32':>9}   ({args.threads} threads, {args.runs} runs)")
-    for name, t in timings.items():
-        print(f"{name:<14}{t.size_mb:>9.1f}{t.median_ms:>11.1f}{t.median_ms / timings['fp32'].median_ms:>8.2f}x")
-    print(f"wrote {out}: default {args.default} ({default_cfg.onnx_file}), {other} in {out / other}")
-    return out
+
+def export_folder(args: argparse.Namespace) -> Path:
+    """An existing model folder (ONNX + pose_config.json, any skeleton) -> int8 folder."""
+    folder: Path = args.onnx
+    config = ModelConfig.load(folder / CONFIG_FILENAME)
+    fp32 = folder / config.onnx_file
+    if not fp32.is_file():
+        raise PoseError(f"{folder / CONFIG_FILENAME} names {config.onnx_file}, which is not in {folder}")
+    PoseModel(config, fp32, threads=1)  # the app's own checks: names, layout and joint count agree
+    shape = (1, 3, config.input_height, config.input_width) if config.input_layout == "NCHW" else \
+        (1, config.input_height, config.input_width, 3)
+    config = replace(config, name=re.sub(r",?\s*fp32$", "", config.name))
+    return quantize_and_write(fp32, config, args, onnx_about(config), graph_macs(fp32, shape))
 
 
 class PushError(RuntimeError):
@@ -189,7 +257,10 @@ def input_size(given: tuple[int, int] | None, checkpoint: Path, skeleton: Skelet
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pose.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, type=Path, help="official .pth.tar (plain, {'state_dict': ...} or module.-prefixed)")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="official .pth.tar (plain, {'state_dict': ...} or module.-prefixed)")
+    source.add_argument("--onnx", type=Path, metavar="DIR",
+                        help="an existing model folder (pose_config.json + its ONNX, any joint set) to quantize")
     ap.add_argument("--arch", default="resnet50", choices=sorted(ARCHS))
     ap.add_argument("--joints", default="mpii", choices=sorted(SKELETONS), help="joint set of the checkpoint (default mpii)")
     ap.add_argument("--input-size", type=parse_size, metavar="HxW",
@@ -197,6 +268,20 @@ def main(argv: list[str] | None = None) -> int:
                     "else 256x256 for MPII and 256x192 for COCO)")
     ap.add_argument("--out", required=True, type=Path, help="output folder")
     ap.add_argument("--calibration", help=f"folder of photos for int8 calibration (default: {DEFAULT_CALIBRATION})")
+    ap.add_argument("--calibration-method", choices=sorted(CALIBRATION_METHODS), default=DEFAULT_RECIPE.method,
+                    help=f"activation ranges (default {DEFAULT_RECIPE.method})")
+    ap.add_argument("--percentile", type=float, default=DEFAULT_RECIPE.percentile,
+                    help=f"with --calibration-method percentile: %% of values kept in range (default {DEFAULT_RECIPE.percentile:g})")
+    ap.add_argument("--calibration-crops", type=int, default=DEFAULT_RECIPE.crops,
+                    help=f"person crops to calibrate on (default {DEFAULT_RECIPE.crops})")
+    ap.add_argument("--fp32-layers", type=int, default=DEFAULT_RECIPE.fp32_layers,
+                    help=f"leave the N layers int8 hurts most in fp32 (default {DEFAULT_RECIPE.fp32_layers})")
+    ap.add_argument("--per-tensor", action="store_true", help="one weight scale per layer instead of per channel")
+    ap.add_argument("--no-kernel-tuning", action="store_true",
+                    help="skip the exact rewrites that pick onnxruntime's faster int8 kernels on this CPU")
+    ap.add_argument("--eval", action="append", type=Path, metavar="ANNOTATIONS",
+                    help="labelled data to state fp32 and int8 accuracy on in the card (repeatable): MPII "
+                    "annotations.json (PCKh@0.5) or COCO person_keypoints.json (OKS with its boxes, AP with the detector)")
     ap.add_argument("--default", choices=["int8", "fp32"], default="int8", help="variant the app loads from the folder root")
     ap.add_argument("--threads", type=int, default=2, help="threads for the latency figures (default 2)")
     ap.add_argument("--runs", type=int, default=20, help="timed runs per variant (default 20)")
@@ -205,9 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("pose").setLevel(logging.INFO)  # our progress; libraries stay at warnings
+    for path in args.eval or []:
+        if not path.is_file():
+            ap.error(f"--eval {path}: no such file")
     try:
-        out = export(args)
-    except (CheckpointError, ParityError, PoseError) as e:
+        out = export_folder(args) if args.onnx else export(args)
+    except (CheckpointError, ParityError, PoseError, ValueError) as e:
         log.error("%s", e)
         return 2
     if args.push_to_hub:

@@ -9,18 +9,17 @@ it was the earlier demos' approach.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
-import statistics
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -29,17 +28,26 @@ from onnxruntime.quantization import (
     quantize_dynamic,
     quantize_static,
 )
+from onnxruntime.quantization.qdq_loss_debug import (
+    collect_activations,
+    compute_activation_error,
+    create_activation_matching,
+    modify_model_output_intermediate_tensors,
+)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from ..config import ModelConfig
 from ..estimator import Box, make_crop, needed_side
-from ..image_io import load_image
+from ..detector import PersonDetector
+from ..image_io import MAX_WORK_SIDE, LoadedImage, load_image
 from ..model import to_input_tensor
+from .kernels import route_convs, space_to_depth_stem
 from .subpixel import rewrite_deconvs
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+SENSITIVITY_CROPS = 8  # calibration crops the per-layer error is measured on
 
 
 def calibration_inputs(config: ModelConfig, samples: Iterable[tuple[str | os.PathLike, Box | None]]) -> list[np.ndarray]:
@@ -50,6 +58,38 @@ def calibration_inputs(config: ModelConfig, samples: Iterable[tuple[str | os.Pat
         image = load_image(source, needed_side=lambda size, box=box: needed_side(config, size, box))
         tensors.append(to_input_tensor(make_crop(image, box, config).pixels[None], config))
     return tensors
+
+
+def calibration_crops(config: ModelConfig, photos: Sequence[str | os.PathLike], detector: PersonDetector, count: int,
+                      seed: int = 0) -> list[np.ndarray]:
+    """``count`` model input tensors (1, ...) float32 for calibration: the people the detector
+    finds in ``photos`` (the whole photo where it finds nobody), cropped as the app crops them;
+    then the same crops mirrored; then re-framed (box scaled by 0.8-1.25 and shifted by up to
+    10 % of its size, seeded), until there are ``count``."""
+    people: list[tuple[LoadedImage, Box | None]] = []
+    for photo in photos:
+        image = load_image(photo, needed_side=lambda size: MAX_WORK_SIDE)
+        found = detector.detect(image.pixels)
+        sx, sy = image.scale
+        boxes = [tuple(float(v) for v in b / [sx, sy, sx, sy]) for b in found.boxes if b[2] > b[0] and b[3] > b[1]]
+        people += [(image, b) for b in boxes] or [(image, None)]
+    if not people:
+        raise ValueError("static quantization needs at least one calibration image")
+    rng = np.random.default_rng(seed)
+    crops = []
+    for i in range(count):
+        image, box = people[i % len(people)]
+        round_ = i // len(people)
+        if round_ >= 2 and box is not None:
+            w, h = image.original_size
+            x1, y1, x2, y2 = box
+            s = np.exp(rng.uniform(np.log(0.8), np.log(1.25)))
+            cx, cy = (x1 + x2) / 2 + rng.uniform(-0.1, 0.1) * (x2 - x1), (y1 + y2) / 2 + rng.uniform(-0.1, 0.1) * (y2 - y1)
+            hw, hh = (x2 - x1) * s / 2, (y2 - y1) * s / 2
+            box = (max(0.0, cx - hw), max(0.0, cy - hh), min(float(w), cx + hw), min(float(h), cy + hh))
+        pixels = make_crop(image, box, config).pixels
+        crops.append(to_input_tensor((pixels[:, ::-1] if round_ % 2 else pixels)[None], config))
+    return crops
 
 
 def images_in(folder: str | os.PathLike) -> list[Path]:
@@ -65,12 +105,104 @@ class _Reader(CalibrationDataReader):
         return next(self._items, None)
 
 
-def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, calibration: Sequence[np.ndarray]) -> int:
-    """Static QDQ int8: per-channel int8 weights, uint8 activations (u8s8: the fast path of
-    onnxruntime's CPU kernels; s8s8 and u8u8 measured 1.5-3x slower), MinMax calibration.
+# Operators quantized: None = every one onnxruntime can. "conv" leaves activation functions,
+# resizes, global pools and multiplies in fp32.
+OP_SETS = {"all": None, "conv": ["Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Concat", "MaxPool", "DepthToSpace"]}
+CALIBRATION_METHODS = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+                       "entropy": CalibrationMethod.Entropy}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How static int8 is calibrated. The default is the best choice measured by
+    ``python -m benchmarks.calibration`` on the two real models (see README, "int8")."""
+
+    method: str = "minmax"  # activation ranges: "minmax", "percentile" or "entropy" (onnxruntime's calibrators)
+    percentile: float = 99.999  # percentile calibration: % of activation values kept inside the range
+    per_channel: bool = True  # int8 weights with a scale per output channel (else one per tensor)
+    crops: int = 32  # calibration crops (detected people, mirrored and re-framed to reach the count)
+    fp32_layers: int = 0  # the layers that add the most int8 error (SQNR drop), left in fp32
+    ops: str = "all"  # quantize "all" operators, or only "conv": convolutions and the int8 data movement between them
+
+    def __post_init__(self) -> None:
+        if self.ops not in OP_SETS:
+            raise ValueError(f"ops must be one of {sorted(OP_SETS)}, not {self.ops!r}")
+        if self.method not in CALIBRATION_METHODS:
+            raise ValueError(f"calibration method must be one of {sorted(CALIBRATION_METHODS)}, not {self.method!r}")
+
+    def describe(self) -> str:
+        method = f"percentile {self.percentile:g} %" if self.method == "percentile" else self.method
+        weights = "per-channel" if self.per_channel else "per-tensor"
+        fp32 = f", {self.fp32_layers} most sensitive layers in fp32" if self.fp32_layers else ""
+        ops = ", only convolutions (and the pooling, adds and concats between them) in int8" if self.ops == "conv" else ""
+        return f"{method} calibration on {self.crops} crops, {weights} int8 weights{fp32}{ops}"
+
+
+DEFAULT_RECIPE = Recipe()
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """What ``quantize_static_int8`` did."""
+
+    deconvs_rewritten: int  # ConvTranspose layers rewritten as phase Convs
+    fp32_nodes: tuple[str, ...]  # nodes left in fp32 (the sensitive layers)
+    stem_rewritten: bool = False  # the 7x7 stride-2 stem runs as SpaceToDepth + 4x4 conv
+    gemm_convs: int = 0  # convolutions moved to onnxruntime's int8 GEMM kernel (zero point -1)
+
+
+def _quantize(model: Path, out: Path, calibration: Sequence[np.ndarray], input_name: str, recipe: Recipe,
+              exclude: Sequence[str] = ()) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):  # the calibrators print their progress
+        quantize_static(
+            str(model),
+            str(out),
+            _Reader(input_name, calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=recipe.per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CALIBRATION_METHODS[recipe.method],
+            op_types_to_quantize=OP_SETS[recipe.ops],  # the phase Concat must be int8 too, or it dequantizes
+            nodes_to_exclude=list(exclude),
+            extra_options={"CalibPercentile": recipe.percentile},
+        )
+
+
+def activation_sqnr(fp32_model: Path, int8_model: Path, inputs: Sequence[np.ndarray], input_name: str) -> dict[str, float]:
+    """tensor name -> SQNR (dB) of the int8 model's activation against the fp32 model's, measured
+    by onnxruntime's QDQ debugger on ``inputs`` (the error accumulated up to that tensor)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        aug_f, aug_q = Path(tmp) / "float.onnx", Path(tmp) / "qdq.onnx"
+        modify_model_output_intermediate_tensors(str(fp32_model), str(aug_f))
+        modify_model_output_intermediate_tensors(str(int8_model), str(aug_q))
+        float_acts = collect_activations(str(aug_f), _Reader(input_name, inputs))
+        qdq_acts = collect_activations(str(aug_q), _Reader(input_name, inputs))
+    errors = compute_activation_error(create_activation_matching(qdq_acts, float_acts))
+    return {name: e["xmodel_err"] for name, e in errors.items() if np.isfinite(e.get("xmodel_err", np.nan))}
+
+
+def sensitive_nodes(model: onnx.ModelProto, sqnr: dict[str, float], count: int) -> list[str]:
+    """The ``count`` nodes that add the most int8 error: the largest drop in SQNR from their
+    worst input to their output (``sqnr`` from ``activation_sqnr``)."""
+    drops = []
+    for node in model.graph.node:
+        inputs = [sqnr[i] for i in node.input if i in sqnr]
+        if node.name and node.output and node.output[0] in sqnr and inputs:
+            drops.append((min(inputs) - sqnr[node.output[0]], node.name))
+    return [name for _, name in sorted(drops, reverse=True)[:count]]
+
+
+def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, calibration: Sequence[np.ndarray],
+                         recipe: Recipe = DEFAULT_RECIPE, kernels: bool = True) -> Quantized:
+    """Static QDQ int8 of a pose model, calibrated on ``calibration`` (model input tensors,
+    made by ``calibration_inputs``) as ``recipe`` says: int8 weights, uint8 activations
+    (u8s8: the fast path of onnxruntime's CPU kernels; s8s8 and u8u8 measured 1.5-3x slower).
     Every Conv is quantized, and every ConvTranspose too, after being rewritten exactly as
     phase Convs (see ``subpixel``): onnxruntime has no int8 ConvTranspose kernel on CPU.
-    Returns the number of ConvTranspose layers rewritten."""
+    With ``recipe.fp32_layers``, a first quantization finds the layers whose activations
+    lose most (``activation_sqnr``) and a second leaves them in fp32. With ``kernels``, the
+    exact rewrites of ``kernels`` follow (faster here, bit-identical output)."""
     if not calibration:
         raise ValueError("static quantization needs at least one calibration image")
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,19 +210,23 @@ def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, c
         # Shape inference and BatchNorm folding (into the ConvTransposes too) first.
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         model, count = rewrite_deconvs(onnx.load(str(prepared)))
+        for i, node in enumerate(model.graph.node):  # names let layers be left out (and found in profiles)
+            node.name = node.name or f"{node.op_type}_{i}"
         onnx.save(model, str(rewritten))
-        quantize_static(
-            str(rewritten),
-            str(out_path),
-            _Reader(config.input_name, calibration),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            op_types_to_quantize=None,  # all: the phase Concat must be int8 too, or it dequantizes
-        )
-    return count
+        _quantize(rewritten, out_path, calibration, config.input_name, recipe)
+        excluded: list[str] = []
+        if recipe.fp32_layers:
+            sqnr = activation_sqnr(rewritten, out_path, calibration[:SENSITIVITY_CROPS], config.input_name)
+            excluded = sensitive_nodes(model, sqnr, recipe.fp32_layers)
+            log.info("left in fp32 (lowest activation SQNR): %s", ", ".join(f"{n}" for n in excluded))
+            _quantize(rewritten, out_path, calibration, config.input_name, recipe, exclude=excluded)
+    stem, gemm = False, []
+    if kernels:
+        quantized = onnx.load(str(out_path))
+        stem = space_to_depth_stem(quantized)
+        gemm = route_convs(quantized, calibration[0])
+        onnx.save(quantized, str(out_path))
+    return Quantized(count, tuple(excluded), stem, len(gemm))
 
 
 def quantize_dynamic_int8(fp32_path: Path, out_path: Path) -> None:
@@ -98,26 +234,3 @@ def quantize_dynamic_int8(fp32_path: Path, out_path: Path) -> None:
     quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8)
 
 
-@dataclass(frozen=True)
-class Timing:
-    size_mb: float  # file size, 10^6 bytes
-    median_ms: float  # median latency of one batch-1 inference
-    runs: int
-
-
-def measure(onnx_path: Path, example: np.ndarray, threads: int = 2, runs: int = 30) -> Timing:
-    """Median latency (after warm-up) of one inference with ``threads`` intra-op threads."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-    feed = {sess.get_inputs()[0].name: example}
-    for _ in range(3):
-        sess.run(None, feed)
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        sess.run(None, feed)
-        times.append((time.perf_counter() - t) * 1e3)
-    return Timing(size_mb=onnx_path.stat().st_size / 1e6, median_ms=statistics.median(times), runs=runs)

@@ -1,0 +1,175 @@
+"""int8 on real models: calibration, the exact kernel rewrites, ``pose.export --onnx`` and its
+card, and what int8 costs in accuracy on the shared labelled data (no PyTorch needed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from pose import ModelSource, PoseEstimator
+from pose.config import ModelConfig
+from pose.detector import PersonDetector
+from pose.evaluation import EvaluationError, evaluate, labelled_format
+from pose.export.cli import main as export_main
+from pose.export.kernels import gemm_candidates, shift_zero_point, space_to_depth_stem
+from pose.export.quantize import DEFAULT_RECIPE, Recipe, calibration_crops, images_in, quantize_static_int8
+from pose.export.speed import graph_macs
+from pose.hub import BUNDLED_MODEL
+from pose.image_io import load_image
+from pose.model import PoseModel
+from tests.shared_data import COCO_DIR, COCO_MULTI_DIR, FIXTURE_CONFIG, MPII_DIR, REPO, SHARED_ONNX
+
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return PersonDetector.load(None, threads=2)
+
+
+def run(model: onnx.ModelProto | Path, x: np.ndarray) -> np.ndarray:
+    data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def stem_model() -> onnx.ModelProto:
+    """A ResNet-like stem: Conv 7x7/2 pads 3 (3 -> 16) + Relu, then Conv 3x3 (16 -> 32) + Relu."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.1, (16, 3, 7, 7)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(0, 0.1, 16).astype(np.float32), "b1"),
+             numpy_helper.from_array(rng.normal(0, 0.1, (32, 16, 3, 3)).astype(np.float32), "w2"),
+             numpy_helper.from_array(rng.normal(0, 0.1, 32).astype(np.float32), "b2")]
+    nodes = [helper.make_node("Conv", ["input", "w1", "b1"], ["c1"], name="stem", kernel_shape=[7, 7], strides=[2, 2], pads=[3] * 4),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="conv2", kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Relu", ["c2"], ["out"], name="relu2")]
+    graph = helper.make_graph(nodes, "stem", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 3, 64, 48])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["n", 32, 32, 24])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+@pytest.fixture(scope="module")
+def quantized_stem(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stem")
+    onnx.save(stem_model(), str(tmp / "fp32.onnx"))
+    config = replace(ModelConfig.load(BUNDLED_MODEL / "pose_config.json"), input_name="input")
+    rng = np.random.default_rng(1)
+    calibration = [rng.normal(0, 1, (1, 3, 64, 48)).astype(np.float32) for _ in range(8)]
+    quantize_static_int8(tmp / "fp32.onnx", tmp / "int8.onnx", config, calibration, Recipe(crops=8), kernels=False)
+    return tmp / "int8.onnx"
+
+
+def test_space_to_depth_stem_is_bit_exact(quantized_stem):
+    """The 7x7/2 stem as SpaceToDepth + 4x4/1 on 12 channels: the same integer sums."""
+    model = onnx.load(str(quantized_stem))
+    x = np.random.default_rng(2).normal(0, 1, (2, 3, 64, 48)).astype(np.float32)
+    before = run(model, x)
+    assert space_to_depth_stem(model)
+    stem = next(n for n in model.graph.node if n.name == "stem")
+    assert {a.name: helper.get_attribute_value(a) for a in stem.attribute}["kernel_shape"] == [4, 4]
+    assert [n.op_type for n in model.graph.node].count("SpaceToDepth") == 1
+    np.testing.assert_array_equal(run(model, x), before)
+    assert not space_to_depth_stem(model)  # nothing left to rewrite
+
+
+def test_zero_point_shift_keeps_the_output_bit_exact(quantized_stem):
+    """w - 1 with zero point -1 is the same weight: only onnxruntime's kernel choice changes."""
+    model = onnx.load(str(quantized_stem))
+    x = np.random.default_rng(3).normal(0, 1, (1, 3, 64, 48)).astype(np.float32)
+    before = run(model, x)
+    convs = gemm_candidates(model)
+    assert sorted(convs) == ["conv2", "stem"]
+    shift_zero_point(model, convs)
+    zero_points = [numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == TensorProto.INT8 and t.dims == [32]]
+    assert any((z == -1).all() for z in zero_points)
+    np.testing.assert_array_equal(run(model, x), before)
+    assert gemm_candidates(model) == []
+
+
+def test_graph_macs_counts_convolutions_by_hand(quantized_stem, tmp_path):
+    onnx.save(stem_model(), str(tmp_path / "fp32.onnx"))
+    expected = 32 * 24 * 16 * 3 * 7 * 7 + 32 * 24 * 32 * 16 * 3 * 3  # output pixels x C_out x C_in x kh x kw
+    assert graph_macs(tmp_path / "fp32.onnx", (1, 3, 64, 48)) == expected
+    assert graph_macs(quantized_stem, (1, 3, 64, 48)) == expected  # the QDQ graph counts as its float twin
+
+
+def test_calibration_crops_are_detected_people_then_mirrors_then_reframed(shared, detector):
+    config = ModelConfig.load(BUNDLED_MODEL / "pose_config.json")
+    photos = [EXAMPLES / "01_sport_skiing_000000000785.jpg", EXAMPLES / "03_sport_skateboard_jump_000000349860.jpg"]
+    crops = calibration_crops(config, photos, detector, 12)
+    assert len(crops) == 12 and all(c.shape == (1, 3, 256, 192) and c.dtype == np.float32 for c in crops)
+    again = calibration_crops(config, photos, detector, 12)
+    np.testing.assert_array_equal(np.concatenate(crops), np.concatenate(again))  # seeded: the same every time
+    n = next(i for i in range(1, 12) if np.allclose(crops[i], crops[0][..., ::-1]))  # first mirror: one round later
+    np.testing.assert_allclose(crops[n + 1], crops[1][..., ::-1])
+    assert n == sum(len(detector.detect(load_image(p).pixels).boxes) for p in photos)  # one round = every person found
+    assert not any(np.allclose(crops[2 * n], c) for c in crops[:2 * n])  # round 3: re-framed, new pixels
+
+
+def test_labelled_format_and_a_mismatched_joint_set_get_plain_messages(shared, tmp_path):
+    assert labelled_format(MPII_DIR / "annotations.json") == "mpii"
+    assert labelled_format(COCO_DIR / "test_coco.json") == "coco"
+    (tmp_path / "x.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(EvaluationError, match="neither MPII annotations"):
+        labelled_format(tmp_path / "x.json")
+    est = PoseEstimator.load(ModelSource(path=BUNDLED_MODEL), threads=2, with_detector=False)
+    with pytest.raises(EvaluationError, match="MPII annotations, but the model predicts COCO joints"):
+        evaluate(est, MPII_DIR / "annotations.json")
+
+
+@pytest.mark.parametrize("which", ["pp-tinypose", "efficientpose"])
+def test_export_onnx_folder_writes_an_int8_folder_with_measured_accuracy(shared, model_dir, tmp_path, which):
+    """``python -m pose.export --onnx DIR`` on each real model (any joint set): the app loads
+    the int8 folder, and the card states fp32 and int8 accuracy measured on the given data."""
+    source, labelled = {"pp-tinypose": (BUNDLED_MODEL, COCO_DIR / "test_coco.json"),
+                        "efficientpose": (model_dir, MPII_DIR / "annotations.json")}[which]
+    out = tmp_path / "out"
+    assert export_main(["--onnx", str(source), "--out", str(out), "--eval", str(labelled), "--runs", "2",
+                        "--calibration-crops", "8", "--no-kernel-tuning"]) == 0
+    card = (out / "README.md").read_text()
+    config = ModelConfig.load(out / "pose_config.json")
+    assert config.onnx_file == "model.onnx" and config.name.endswith("(int8)")
+    assert (out / "fp32" / "model_fp32.onnx").is_file()
+    rows = [line for line in card.splitlines() if line.startswith("| MPII PCKh") or line.startswith("| COCO")]
+    assert len(rows) == (1 if which == "efficientpose" else 2), card
+    fp32, int8 = (float(v) for v in rows[0].split("|")[3:5])
+    est = PoseEstimator.load(ModelSource(path=out / "fp32"), threads=2)
+    expected = evaluate(est, labelled)[0].points
+    assert abs(fp32 - expected) < 0.05  # the card's fp32 figure is the pipeline's own
+    assert 0 < int8 <= 100
+    served = PoseEstimator.load(ModelSource(path=out), threads=2)
+    assert len(served.estimate_people(EXAMPLES / "06_walking_street_000000252219.jpg").people) >= 3
+
+
+# ---- what int8 costs on the shared labelled data ------------------------------------------------
+
+
+def int8_scores(config: ModelConfig, onnx_path: Path, labelled: Path, detector, tmp: Path) -> tuple[dict, dict]:
+    photos = images_in(EXAMPLES) + images_in(COCO_DIR)
+    calibration = calibration_crops(config, photos, detector, DEFAULT_RECIPE.crops)
+    quantize_static_int8(onnx_path, tmp / "int8.onnx", config, calibration, DEFAULT_RECIPE, kernels=False)
+    scores = {}
+    for name, path in (("fp32", onnx_path), ("int8", tmp / "int8.onnx")):
+        est = PoseEstimator(PoseModel(config, path, threads=2), detector)
+        scores[name] = {s.metric: s.points for s in evaluate(est, labelled)}
+    return scores["fp32"], scores["int8"]
+
+
+@pytest.fixture(scope="module")
+def efficientpose_int8(shared, detector, tmp_path_factory):
+    return int8_scores(ModelConfig.load(FIXTURE_CONFIG), SHARED_ONNX, MPII_DIR / "annotations.json", detector,
+                       tmp_path_factory.mktemp("ep-int8"))
+
+
+@pytest.fixture(scope="module")
+def tinypose_int8(shared, detector, tmp_path_factory):
+    return int8_scores(ModelConfig.load(BUNDLED_MODEL / "pose_config.json"), BUNDLED_MODEL / "model.onnx",
+                       COCO_MULTI_DIR / "person_keypoints.json", detector, tmp_path_factory.mktemp("tp-int8"))
