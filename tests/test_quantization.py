@@ -173,3 +173,35 @@ def efficientpose_int8(shared, detector, tmp_path_factory):
 def tinypose_int8(shared, detector, tmp_path_factory):
     return int8_scores(ModelConfig.load(BUNDLED_MODEL / "pose_config.json"), BUNDLED_MODEL / "model.onnx",
                        COCO_MULTI_DIR / "person_keypoints.json", detector, tmp_path_factory.mktemp("tp-int8"))
+
+
+def test_int8_of_efficientpose_keeps_mpii_pckh_near_fp32(efficientpose_int8):
+    """The shipped recipe on the real MPII model (5 people, 76 visible joints: a joint is 1.3
+    points): at most one joint lost (MinMax, the previous recipe, lost 8)."""
+    fp32, int8 = efficientpose_int8
+    metric = "MPII PCKh@0.5"
+    assert fp32[metric] > 94 and int8[metric] >= fp32[metric] - 1.4, (fp32, int8)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12 target not met: int8 EfficientPose-I loses 1.3 PCKh points "
+                   "(one joint of 76) with the best measured recipe (benchmarks/calibration.py)")
+def test_int8_of_efficientpose_is_within_one_pckh_point(efficientpose_int8):
+    fp32, int8 = efficientpose_int8
+    assert int8["MPII PCKh@0.5"] >= fp32["MPII PCKh@0.5"] - 1.0, (fp32, int8)
+
+
+def test_int8_of_tinypose_keeps_coco_oks_and_ap_near_fp32(tinypose_int8):
+    """The shipped recipe on the real COCO model (108 people of coco_multi): bounded losses,
+    far below MinMax's (OKS -21, AP -30 points)."""
+    fp32, int8 = tinypose_int8
+    assert fp32["COCO mean OKS"] > 75 and fp32["COCO keypoint AP"] > 50, fp32
+    assert int8["COCO mean OKS"] >= fp32["COCO mean OKS"] - 10, (fp32, int8)
+    assert int8["COCO keypoint AP"] >= fp32["COCO keypoint AP"] - 15, (fp32, int8)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12 target not met: int8 PP-TinyPose loses about 9 OKS and 12 AP "
+                   "points with the best measured recipe (benchmarks/calibration.py)")
+def test_int8_of_tinypose_is_within_one_point_of_fp32(tinypose_int8):
+    fp32, int8 = tinypose_int8
+    assert int8["COCO mean OKS"] >= fp32["COCO mean OKS"] - 1.0, (fp32, int8)
+    assert int8["COCO keypoint AP"] >= fp32["COCO keypoint AP"] - 1.0, (fp32, int8)

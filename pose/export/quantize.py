@@ -117,8 +117,8 @@ class Recipe:
     """How static int8 is calibrated. The default is the best choice measured by
     ``python -m benchmarks.calibration`` on the two real models (see README, "int8")."""
 
-    method: str = "minmax"  # activation ranges: "minmax", "percentile" or "entropy" (onnxruntime's calibrators)
-    percentile: float = 99.999  # percentile calibration: % of activation values kept inside the range
+    method: str = "percentile"  # activation ranges: "minmax", "percentile" or "entropy" (onnxruntime's calibrators)
+    percentile: float = 99.99  # percentile calibration: % of activation values kept inside the range
     per_channel: bool = True  # int8 weights with a scale per output channel (else one per tensor)
     crops: int = 32  # calibration crops (detected people, mirrored and re-framed to reach the count)
     fp32_layers: int = 0  # the layers that add the most int8 error (SQNR drop), left in fp32
