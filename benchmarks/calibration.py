@@ -18,7 +18,6 @@ people in them are found by the bundled detector (see ``calibration_crops``).
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from pathlib import Path
@@ -33,10 +32,8 @@ from pose.evaluation import evaluate, read_coco
 from pose.export.quantize import Recipe, calibration_crops, images_in, quantize_static_int8
 from pose.hub import BUNDLED_MODEL
 from pose.metrics import oks
-from tests.shared_data import COCO_DIR, COCO_MULTI_DIR, FIXTURE_CONFIG, MPII_DIR, REPO, SHARED_ONNX
 from pose.model import PoseModel
-
-log = logging.getLogger(__name__)
+from tests.shared_data import COCO_DIR, COCO_MULTI_DIR, FIXTURE_CONFIG, MPII_DIR, REPO, SHARED_ONNX
 
 RECIPES = {
     "minmax 8": Recipe("minmax", crops=8),
@@ -111,7 +108,7 @@ def main() -> int:
                 print(f"  {name:<32}" + "".join(f"{int8[m] - fp32[m]:>+18.2f}" for m in metrics) + f"{seconds:>12.0f}",
                       flush=True)
                 if fp32_nodes:
-                    log.info("%s, %s: fp32 layers %s", bench.label, name, ", ".join(fp32_nodes))
+                    print(f"    left in fp32: {', '.join(fp32_nodes)}")
     print("\n(OKS to fp32 is the int8 keypoints' OKS against fp32's, so its fp32 value is 100 and the column "
           "shows the loss directly.)")
     return 0

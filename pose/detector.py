@@ -34,7 +34,8 @@ import onnxruntime as ort
 from .config import COLOR_ORDERS, ConfigValidator, read_json
 from .errors import ModelConfigError, ModelError
 from .hub import ModelSource, fetch_model
-from .model import default_threads
+from .image_io import LoadedImage
+from .model import default_threads, session_options
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +174,9 @@ class PersonDetector:
     def __init__(self, config: DetectorConfig, onnx_path: str | Path, threads: int | None = None) -> None:
         self.config = config
         self.onnx_path = Path(onnx_path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or default_threads()
-        opts.inter_op_num_threads = 1
         # Its threads must not spin after a run: the pose session runs next, on the same cores
         # (spinning cost the pose crops of a 6-person photo about a third more time).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
+        opts = session_options(threads or default_threads(), spinning=False)
         try:
             self.session = ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:
@@ -238,6 +235,15 @@ class PersonDetector:
         out = (boxes[keep] - np.tile(offset, 2)) / r
         out = np.clip(out, 0, [w, h, w, h])
         return Detections(boxes=out, scores=scores[keep].astype(np.float64))
+
+    def detect_people(self, image: LoadedImage) -> Detections:
+        """Person boxes of a loaded image in px of its full-resolution original (the detector
+        sees the working pixels), empty boxes dropped, best first."""
+        found = self.detect(image.pixels)
+        sx, sy = image.scale
+        boxes = found.boxes / [sx, sy, sx, sy]
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        return Detections(boxes=boxes[keep], scores=found.scores[keep])
 
 
 def detector_source(path: str | None = None, repo: str | None = None, revision: str | None = None) -> ModelSource:

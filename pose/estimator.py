@@ -191,11 +191,9 @@ class PoseEstimator:
         their scores; with no detector, or nobody found, the whole image (score 1) unless
         ``whole_image`` is False (then nobody)."""
         if self.detector is not None:
-            found = self.detector.detect(image.pixels)
-            sx, sy = image.scale
-            boxes = found.boxes / [sx, sy, sx, sy]
+            found = self.detector.detect_people(image)
             people = [Candidate(tuple(float(v) for v in b), float(s), "detector")
-                      for b, s in zip(boxes[: self.max_people], found.scores) if b[2] > b[0] and b[3] > b[1]]
+                      for b, s in zip(found.boxes[: self.max_people], found.scores)]
             if people or not whole_image:
                 return people
         w, h = image.original_size

@@ -12,6 +12,8 @@ Scores are in points (x 100), as papers and the model card write them. Used by
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -23,6 +25,7 @@ import numpy as np
 
 from .errors import PoseError
 from .metrics import oks, pckh, pckh_hits
+from .result import PeopleResult
 
 log = logging.getLogger(__name__)
 
@@ -142,37 +145,40 @@ def coco_oks(estimator, people: Sequence[CocoPerson], flip: bool = False) -> Sco
     return Score("COCO mean OKS", 100 * float(np.nanmean(values)), f"{len(people)} people, ground-truth boxes")
 
 
-def coco_ap(estimator, annotations: str | os.PathLike, flip: bool = False) -> Score:
-    """pycocotools' keypoint AP (OKS 0.50:0.95) with the detector's boxes on every image of the file."""
+def coco_ap_of(annotations: str | os.PathLike, found: dict[str, PeopleResult]) -> float:
+    """pycocotools' keypoint AP (OKS 0.50:0.95, in [0, 1]) of the people ``found`` per image
+    file name, against a COCO keypoint file (images missing from ``found`` have nobody)."""
     try:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
     except ImportError:
         raise EvaluationError("COCO AP needs pycocotools (pip install -r requirements-export.txt)") from None
-    import contextlib
-    import io
-
-    annotations = Path(annotations)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         gt = COCO(str(annotations))
-    images = coco_images_dir(annotations)
-    detections = []
-    for info in gt.dataset["images"]:
-        result = estimator.estimate_people(images / info["file_name"], flip=flip)
-        detections += [
-            {"image_id": info["id"], "category_id": 1, "score": person.score,
+        ids = {i["file_name"]: i["id"] for i in gt.dataset["images"]}
+        detections = [
+            {"image_id": ids[name], "category_id": 1, "score": person.score,
              "keypoints": np.column_stack([person.keypoints, person.scores]).ravel().tolist()}
-            for person in result.people
+            for name, result in found.items() if name in ids for person in result.people
         ]
-    with contextlib.redirect_stdout(io.StringIO()):
-        evaluation = COCOeval(gt, gt.loadRes(detections), "keypoints") if detections else None
-        if evaluation is not None:
-            evaluation.evaluate()
-            evaluation.accumulate()
-            evaluation.summarize()
-    ap = float(evaluation.stats[0]) if evaluation is not None else 0.0
-    return Score("COCO keypoint AP", 100 * ap, f"{len(gt.dataset['images'])} photos, "
-                 f"{sum(1 for a in gt.dataset['annotations'] if a.get('num_keypoints', 0))} people, detector boxes")
+        if not detections:
+            return 0.0
+        evaluation = COCOeval(gt, gt.loadRes(detections), "keypoints")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return float(evaluation.stats[0])
+
+
+def coco_ap(estimator, annotations: str | os.PathLike, flip: bool = False) -> Score:
+    """Keypoint AP with the detector's boxes on every image of a COCO keypoint file."""
+    annotations = Path(annotations)
+    data = _read_json(annotations)
+    images = coco_images_dir(annotations)
+    found = {i["file_name"]: estimator.estimate_people(images / i["file_name"], flip=flip) for i in data["images"]}
+    people = sum(1 for a in data["annotations"] if a.get("num_keypoints", 0))
+    return Score("COCO keypoint AP", 100 * coco_ap_of(annotations, found),
+                 f"{len(data['images'])} photos, {people} people, detector boxes")
 
 
 def evaluate(estimator, annotations: str | os.PathLike, flip: bool = False, with_detector: bool = True) -> list[Score]:

@@ -34,6 +34,21 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
+    """CPU session options as the app uses them: ``threads`` intra-op threads, one inter-op
+    thread, all graph optimizations, errors only in the log. ``spinning=False`` stops idle
+    worker threads from busy-waiting after a run (for a session whose cores something else
+    uses next)."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 def to_input_tensor(crops: np.ndarray, config: ModelConfig) -> np.ndarray:
     """(N, H, W, 3) uint8 RGB crops -> float32 tensor in the model's layout, colour order and scaling:
     (pixel / 255 - mean) / std per channel, as one multiply and one add in place on a single float
@@ -68,13 +83,8 @@ class PoseModel:
         )
 
     def _session(self, threads: int) -> ort.InferenceSession:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
         try:
-            return ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(str(self.onnx_path), session_options(threads), providers=["CPUExecutionProvider"])
         except Exception as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"onnxruntime cannot load the model file {self.onnx_path}: {first}") from None

@@ -18,12 +18,12 @@ from pose.config import ModelConfig
 from pose.detector import PersonDetector
 from pose.evaluation import EvaluationError, evaluate, labelled_format
 from pose.export.cli import main as export_main
+from pose.export.cli import measure_accuracy
 from pose.export.kernels import gemm_candidates, shift_zero_point, space_to_depth_stem
 from pose.export.quantize import DEFAULT_RECIPE, Recipe, calibration_crops, images_in, quantize_static_int8
 from pose.export.speed import graph_macs
 from pose.hub import BUNDLED_MODEL
 from pose.image_io import load_image
-from pose.model import PoseModel
 from tests.shared_data import COCO_DIR, COCO_MULTI_DIR, FIXTURE_CONFIG, MPII_DIR, REPO, SHARED_ONNX
 
 EXAMPLES = REPO / "examples"
@@ -153,14 +153,12 @@ def test_export_onnx_folder_writes_an_int8_folder_with_measured_accuracy(shared,
 
 
 def int8_scores(config: ModelConfig, onnx_path: Path, labelled: Path, detector, tmp: Path) -> tuple[dict, dict]:
+    """fp32 and int8 (the shipped recipe) scores on ``labelled``: metric -> points, as the export's card states them."""
     photos = images_in(EXAMPLES) + images_in(COCO_DIR)
     calibration = calibration_crops(config, photos, detector, DEFAULT_RECIPE.crops)
     quantize_static_int8(onnx_path, tmp / "int8.onnx", config, calibration, DEFAULT_RECIPE, kernels=False)
-    scores = {}
-    for name, path in (("fp32", onnx_path), ("int8", tmp / "int8.onnx")):
-        est = PoseEstimator(PoseModel(config, path, threads=2), detector)
-        scores[name] = {s.metric: s.points for s in evaluate(est, labelled)}
-    return scores["fp32"], scores["int8"]
+    rows = measure_accuracy({"fp32": (onnx_path, config), "int8": (tmp / "int8.onnx", config)}, [labelled], detector, threads=2)
+    return {a.fp32.metric: a.fp32.points for a in rows}, {a.int8.metric: a.int8.points for a in rows}
 
 
 @pytest.fixture(scope="module")

@@ -37,13 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CONFIG_FILENAME, ModelConfig
+from ..detector import PersonDetector
+from ..estimator import PoseEstimator
 from ..errors import PoseError
+from ..evaluation import evaluate
 from ..hub import sha256_of
 from ..joints import SKELETONS, Skeleton
 from ..model import PoseModel
-from ..detector import PersonDetector
-from ..estimator import PoseEstimator
-from ..evaluation import evaluate
 from .card import CODE, Accuracy, model_card, onnx_about, simple_baselines_about
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, ParityError, check_parity, export_onnx
 from .pose_resnet import ARCHS, CheckpointError, PoseResNet, complexity, load_checkpoint
@@ -114,11 +114,10 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
                   crops=args.calibration_crops, fp32_layers=args.fp32_layers)
 
 
-def measure_accuracy(variants: dict[str, tuple[Path, ModelConfig]], labelled: list[Path], threads: int) -> list[Accuracy]:
-    """Each labelled set's measures, for the fp32 and the int8 model, with the bundled detector."""
-    if not labelled:
-        return []
-    detector = PersonDetector.load(None, threads=threads)
+def measure_accuracy(variants: dict[str, tuple[Path, ModelConfig]], labelled: list[Path], detector: PersonDetector,
+                     threads: int) -> list[Accuracy]:
+    """Each labelled set's measures, for the fp32 and the int8 model (``variants``: "fp32" and
+    "int8" -> ONNX and config), people found by ``detector`` where a measure needs it."""
     scores = {}
     for name, (path, cfg) in variants.items():
         estimator = PoseEstimator(PoseModel(cfg, path, threads=threads), detector)
@@ -151,7 +150,7 @@ def quantize_and_write(fp32: Path, config: ModelConfig, args: argparse.Namespace
                    other: write_variant(out / other, *variants[other][:2], config, other)}
     folders = {args.default: out, other: out / other}
     accuracy = measure_accuracy({k: (folders[k] / c.onnx_file, c) for k, c in written.items()},
-                                [Path(p) for p in args.eval or []], args.threads)
+                                [Path(p) for p in args.eval or []], detector, args.threads)
     (out / "README.md").write_text(
         model_card(written[args.default], about, macs, timings, args.threads, recipe, quantized, args.default, accuracy,
                    output_shape=output_shape, params=params, parity=parity),

@@ -69,9 +69,7 @@ def calibration_crops(config: ModelConfig, photos: Sequence[str | os.PathLike], 
     people: list[tuple[LoadedImage, Box | None]] = []
     for photo in photos:
         image = load_image(photo, needed_side=lambda size: MAX_WORK_SIDE)
-        found = detector.detect(image.pixels)
-        sx, sy = image.scale
-        boxes = [tuple(float(v) for v in b / [sx, sy, sx, sy]) for b in found.boxes if b[2] > b[0] and b[3] > b[1]]
+        boxes = [tuple(float(v) for v in b) for b in detector.detect_people(image).boxes]
         people += [(image, b) for b in boxes] or [(image, None)]
     if not people:
         raise ValueError("static quantization needs at least one calibration image")
@@ -200,8 +198,8 @@ def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, c
     (u8s8: the fast path of onnxruntime's CPU kernels; s8s8 and u8u8 measured 1.5-3x slower).
     Every Conv is quantized, and every ConvTranspose too, after being rewritten exactly as
     phase Convs (see ``subpixel``): onnxruntime has no int8 ConvTranspose kernel on CPU.
-    With ``recipe.fp32_layers``, a first quantization finds the layers whose activations
-    lose most (``activation_sqnr``) and a second leaves them in fp32. With ``kernels``, the
+    With ``recipe.fp32_layers``, a first quantization finds the layers that add the most
+    error (``activation_sqnr``, ``sensitive_nodes``) and a second leaves them in fp32. With ``kernels``, the
     exact rewrites of ``kernels`` follow (faster here, bit-identical output)."""
     if not calibration:
         raise ValueError("static quantization needs at least one calibration image")
@@ -218,7 +216,7 @@ def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, c
         if recipe.fp32_layers:
             sqnr = activation_sqnr(rewritten, out_path, calibration[:SENSITIVITY_CROPS], config.input_name)
             excluded = sensitive_nodes(model, sqnr, recipe.fp32_layers)
-            log.info("left in fp32 (lowest activation SQNR): %s", ", ".join(f"{n}" for n in excluded))
+            log.info("left in fp32 (largest SQNR drop): %s", ", ".join(excluded))
             _quantize(rewritten, out_path, calibration, config.input_name, recipe, exclude=excluded)
     stem, gemm = False, []
     if kernels:

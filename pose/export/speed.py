@@ -22,6 +22,8 @@ import onnx
 import onnxruntime as ort
 from onnx import shape_inference
 
+from ..model import session_options
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -85,15 +87,9 @@ def graph_macs(path: str | os.PathLike, input_shape: tuple[int, ...]) -> int:
 
 def session(model: str | os.PathLike | bytes, threads: int, profile_prefix: str | None = None,
             spinning: bool = True) -> ort.InferenceSession:
-    """A CPU session as the app makes them (all graph optimizations), optionally profiling.
-    ``spinning=False`` stops idle worker threads from busy-waiting, so that sessions timed in
-    turn in one process do not slow each other."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    if not spinning:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    """A CPU session as the app makes them, optionally profiling. ``spinning=False``: sessions
+    timed in turn in one process do not slow each other."""
+    opts = session_options(threads, spinning)
     if profile_prefix:
         opts.enable_profiling = True
         opts.profile_file_prefix = profile_prefix
