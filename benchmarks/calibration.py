@@ -3,7 +3,9 @@
     python -m benchmarks.calibration [--recipes NAME ...] [--threads 2]
 
 For each recipe (calibration method, per-channel or per-tensor weights, number of calibration
-crops, the most sensitive layers left in fp32, which operators are quantized), both real models
+crops, the layers around tensors whose channel ranges differ too much for one uint8 scale left
+in fp32 ("spread N"), the layers with the largest SQNR drop left in fp32 ("fp32xN"), which
+operators are quantized), both real models
 are quantized by ``pose.export.quantize`` and measured with the app's own pipeline:
 
 - EfficientPose-I (MPII, ../shared): PCKh@0.5 on the 5 shared MPII people (annotated boxes);
@@ -29,27 +31,34 @@ from pose.config import ModelConfig
 from pose.detector import PersonDetector
 from pose.estimator import PoseEstimator
 from pose.evaluation import evaluate, read_coco
-from pose.export.quantize import Recipe, calibration_crops, images_in, quantize_static_int8
+from pose.export.quantize import DEFAULT_RECIPE, Recipe, calibration_crops, images_in, quantize_static_int8
 from pose.hub import BUNDLED_MODEL
 from pose.metrics import oks
 from pose.model import PoseModel
 from tests.shared_data import COCO_DIR, COCO_MULTI_DIR, FIXTURE_CONFIG, MPII_DIR, REPO, SHARED_ONNX
 
+PLAIN = 0  # outlier_spread off: every layer int8
 RECIPES = {
-    "minmax 8": Recipe("minmax", crops=8),
-    "minmax 32": Recipe("minmax", crops=32),
-    "minmax 128": Recipe("minmax", crops=128),
-    "minmax 32 per-tensor": Recipe("minmax", crops=32, per_channel=False),
-    "entropy 32": Recipe("entropy", crops=32),
-    "percentile 99.9 32": Recipe("percentile", percentile=99.9, crops=32),
-    "percentile 99.99 32": Recipe("percentile", percentile=99.99, crops=32),
-    "percentile 99.999 32": Recipe("percentile", percentile=99.999, crops=32),
-    "percentile 99.99 128": Recipe("percentile", percentile=99.99, crops=128),
-    "minmax 32 conv-only": Recipe("minmax", crops=32, ops="conv"),
-    "percentile 99.99 32 conv-only": Recipe("percentile", percentile=99.99, crops=32, ops="conv"),
-    "percentile 99.99 32 fp32x5": Recipe("percentile", percentile=99.99, crops=32, fp32_layers=5),
-    "percentile 99.99 32 fp32x20": Recipe("percentile", percentile=99.99, crops=32, fp32_layers=20),
+    "minmax 8": Recipe("minmax", crops=8, outlier_spread=PLAIN),
+    "minmax 32": Recipe("minmax", crops=32, outlier_spread=PLAIN),
+    "minmax 128": Recipe("minmax", crops=128, outlier_spread=PLAIN),
+    "minmax 32 per-tensor": Recipe("minmax", crops=32, per_channel=False, outlier_spread=PLAIN),
+    "entropy 32": Recipe("entropy", crops=32, outlier_spread=PLAIN),
+    "percentile 99.9 32": Recipe("percentile", percentile=99.9, crops=32, outlier_spread=PLAIN),
+    "percentile 99.99 32": Recipe("percentile", percentile=99.99, crops=32, outlier_spread=PLAIN),
+    "percentile 99.999 32": Recipe("percentile", percentile=99.999, crops=32, outlier_spread=PLAIN),
+    "percentile 99.999 32 conv-only": Recipe("percentile", percentile=99.999, crops=32, ops="conv", outlier_spread=PLAIN),
+    "percentile 99.999 32 fp32x10": Recipe("percentile", percentile=99.999, crops=32, fp32_layers=10, outlier_spread=PLAIN),
+    "percentile 99.999 32 fp32x40": Recipe("percentile", percentile=99.999, crops=32, fp32_layers=40, outlier_spread=PLAIN),
+    "minmax 32 spread 5": Recipe("minmax", crops=32, outlier_spread=5),
+    "percentile 99.99 32 spread 5": Recipe("percentile", percentile=99.99, crops=32, outlier_spread=5),
+    "percentile 99.999 32 spread 3": Recipe("percentile", percentile=99.999, crops=32, outlier_spread=3),
+    "percentile 99.999 32 spread 4": Recipe("percentile", percentile=99.999, crops=32, outlier_spread=4),
+    "percentile 99.999 32 spread 5 (default)": Recipe("percentile", percentile=99.999, crops=32, outlier_spread=5),
+    "percentile 99.999 32 spread 10": Recipe("percentile", percentile=99.999, crops=32, outlier_spread=10),
+    "percentile 99.999 32 spread 20": Recipe("percentile", percentile=99.999, crops=32, outlier_spread=20),
 }
+assert RECIPES["percentile 99.999 32 spread 5 (default)"] == DEFAULT_RECIPE
 
 
 class Bench:
@@ -101,14 +110,12 @@ def main() -> int:
             metrics = list(fp32)
             print(f"\n{bench.label}: int8 minus fp32, points (fp32: "
                   + ", ".join(f"{m} {v:.1f}" for m, v in fp32.items()) + ")")
-            print(f"  {'recipe':<32}" + "".join(f"{m:>18}" for m in metrics) + f"{'quantize s':>12}")
+            print(f"  {'recipe':<40}" + "".join(f"{m:>18}" for m in metrics) + f"{'quantize s':>12}{'fp32 nodes':>12}")
             for name in names:
                 path, seconds, fp32_nodes = bench.quantized(RECIPES[name], Path(tmp))
                 int8 = bench.score(path)
-                print(f"  {name:<32}" + "".join(f"{int8[m] - fp32[m]:>+18.2f}" for m in metrics) + f"{seconds:>12.0f}",
-                      flush=True)
-                if fp32_nodes:
-                    print(f"    left in fp32: {', '.join(fp32_nodes)}")
+                print(f"  {name:<40}" + "".join(f"{int8[m] - fp32[m]:>+18.2f}" for m in metrics)
+                      + f"{seconds:>12.0f}{len(fp32_nodes):>12}", flush=True)
     print("\n(OKS to fp32 is the int8 keypoints' OKS against fp32's, so its fp32 value is 100 and the column "
           "shows the loss directly.)")
     return 0

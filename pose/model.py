@@ -49,6 +49,19 @@ def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
     return opts
 
 
+# onnxruntime (>= 1.20) gives the float weights of any Conv whose input comes from a
+# DequantizeLinear one per-tensor int8 scale ("WeightBiasQuantization"). The int8 export leaves
+# the layers int8 cannot represent in fp32 on purpose (see pose.export.quantize.outlier_nodes);
+# with that pass they would run with worse int8 weights than the rest. Every session goes without it.
+DISABLED_OPTIMIZERS = ["WeightBiasQuantization"]
+
+
+def inference_session(model: str | os.PathLike | bytes, opts: ort.SessionOptions) -> ort.InferenceSession:
+    """A CPU onnxruntime session of ``model`` (path or serialized bytes) as the app makes them."""
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
+                                providers=["CPUExecutionProvider"], disabled_optimizers=DISABLED_OPTIMIZERS)
+
+
 def to_input_tensor(crops: np.ndarray, config: ModelConfig) -> np.ndarray:
     """(N, H, W, 3) uint8 RGB crops -> float32 tensor in the model's layout, colour order and scaling:
     (pixel / 255 - mean) / std per channel, as one multiply and one add in place on a single float
@@ -84,7 +97,7 @@ class PoseModel:
 
     def _session(self, threads: int) -> ort.InferenceSession:
         try:
-            return ort.InferenceSession(str(self.onnx_path), session_options(threads), providers=["CPUExecutionProvider"])
+            return inference_session(self.onnx_path, session_options(threads))
         except Exception as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"onnxruntime cannot load the model file {self.onnx_path}: {first}") from None

@@ -29,7 +29,7 @@ from tests.shared_data import FIXTURE_CONFIG, REPO, SHARED_ONNX, mpii_people  # 
 EXAMPLES = REPO / "examples"
 
 
-def deconv_model(stride=2, pads=(1, 1, 1, 1), kernel=4, bias=True, relu=True, c_in=8, c_out=5) -> onnx.ModelProto:
+def deconv_model(stride=2, pads=(1, 1, 1, 1), kernel=4, bias=True, relu=True, c_in=8, c_out=5, pointwise=False) -> onnx.ModelProto:
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.normal(size=(c_in, c_out, kernel, kernel)).astype(np.float32), "W")]
     inputs = ["x", "W"]
@@ -37,7 +37,12 @@ def deconv_model(stride=2, pads=(1, 1, 1, 1), kernel=4, bias=True, relu=True, c_
         inits.append(numpy_helper.from_array(rng.normal(size=c_out).astype(np.float32), "B"))
         inputs.append("B")
     nodes = [helper.make_node("ConvTranspose", inputs, ["d"], strides=[stride, stride], pads=list(pads), kernel_shape=[kernel, kernel])]
-    nodes.append(helper.make_node("Relu", ["d"], ["y"]) if relu else helper.make_node("Identity", ["d"], ["y"]))
+    last = "r" if pointwise else "y"
+    nodes.append(helper.make_node("Relu", ["d"], [last]) if relu else helper.make_node("Identity", ["d"], [last]))
+    if pointwise:  # Simple Baselines' final layer: a 1x1 conv to one heatmap per joint
+        inits += [numpy_helper.from_array(rng.normal(size=(3, c_out, 1, 1)).astype(np.float32), "P"),
+                  numpy_helper.from_array(rng.normal(size=3).astype(np.float32), "PB")]
+        nodes.append(helper.make_node("Conv", ["r", "P", "PB"], ["y"], kernel_shape=[1, 1]))
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, c_in, 7, 9])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", "c", "h", "w"])], inits,
@@ -50,13 +55,18 @@ def run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return sess.run(None, {sess.get_inputs()[0].name: x})[0]
 
 
-@pytest.mark.parametrize("bias, relu", [(True, True), (False, True), (True, False)])
-def test_subpixel_rewrite_is_exact(bias, relu):
-    model = deconv_model(bias=bias, relu=relu)
+@pytest.mark.parametrize("bias, relu, pointwise", [(True, True, False), (False, True, False), (True, False, False),
+                                                    (True, True, True)])
+def test_subpixel_rewrite_is_exact(bias, relu, pointwise):
+    model = deconv_model(bias=bias, relu=relu, pointwise=pointwise)
     x = np.random.default_rng(1).normal(size=(2, 8, 7, 9)).astype(np.float32)
     rewritten, count = rewrite_deconvs(model)
     assert count == 1
-    assert [n.op_type for n in rewritten.graph.node].count("ConvTranspose") == 0
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert ops.count("ConvTranspose") == 0
+    last_conv = max(i for i, op in enumerate(ops) if op == "Conv")
+    assert last_conv < ops.index("DepthToSpace")  # a following 1x1 conv moves into each phase, before the interleave
+    assert ops.count("Conv") == (8 if pointwise else 4)
     np.testing.assert_allclose(run(rewritten, x), run(model, x), atol=1e-5)
 
 
@@ -103,7 +113,7 @@ def test_export_writes_both_variants_and_a_card(exported):
         cfg = ModelConfig.load(folder / "pose_config.json")
         assert cfg.onnx_file == name and cfg.onnx_sha256 == sha256_of(folder / name)
         assert (cfg.input_name, cfg.input_layout, cfg.input_size, cfg.output_layout) == ("input", "NCHW", (256, 256), "NCHW")
-    assert (out / "model.onnx").stat().st_size < 35e6 < (out / "fp32" / "model_fp32.onnx").stat().st_size
+    assert (out / "model.onnx").stat().st_size < 0.4 * (out / "fp32" / "model_fp32.onnx").stat().st_size
     for variant in ("fp32", "dynamic int8", "static int8"):
         assert any(line.startswith(variant) for line in stdout.splitlines()), stdout
     card = (out / "README.md").read_text()
@@ -118,12 +128,29 @@ def test_int8_graph_quantizes_every_conv_and_no_deconv_is_left(exported):
     int8_inits = {t.name for t in model.graph.initializer if t.data_type == TensorProto.INT8}
     convs = [n for n in nodes if n.op_type == "Conv"]
     assert not [n for n in nodes if n.op_type == "ConvTranspose"]
-    assert len(convs) == 53 + 12 + 1  # ResNet-50's 53 convs, 3 deconvs as 4 phase convs, the final 1x1
-    for conv in convs:
+    assert len(convs) == 53 + 12 + 4  # ResNet-50's 53 convs, 3 deconvs as 4 phase convs, the final 1x1 on each phase
+    # This checkpoint's random BatchNorm statistics give some tensors channels far wider than the
+    # rest: the layers around them stay fp32 (the recipe's outlier spread), and the card names them.
+    int8 = [c for c in convs if c.input[1] in producers]
+    fp32 = [c for c in convs if c.input[1] not in producers]
+    assert len(int8) > 0.75 * len(convs)
+    for conv in int8:
         for tensor in conv.input[:2]:  # activation and weight both come dequantized from int8/uint8
             dq = producers[tensor]
             assert dq.op_type == "DequantizeLinear", conv.name
         assert producers[conv.input[1]].input[0] in int8_inits, conv.name
+    floats = {t.name for t in model.graph.initializer if t.data_type == TensorProto.FLOAT}
+    assert all(c.input[1] in floats for c in fp32)
+    card = (out / "README.md").read_text()
+    assert ("nodes stay fp32" in card) == bool(fp32)
+    consumers = {i: n for n in nodes for i in n.input}
+    concats = [n for n in nodes if n.op_type == "Concat"]
+    assert len(concats) == 3
+    quantized = [c for c in concats if consumers[c.output[0]].op_type == "QuantizeLinear"]
+    assert quantized
+    for concat in quantized:  # one int8 scale per deconvolution output: QLinearConcat copies bytes
+        out_q = consumers[concat.output[0]]
+        assert {tuple(producers[i].input[1:]) for i in concat.input} == {tuple(out_q.input[1:])}, concat.name
 
 
 def test_exported_model_runs_in_the_app_pipeline_locally_and_from_the_hub(exported, tmp_path):

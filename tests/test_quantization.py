@@ -20,10 +20,20 @@ from pose.evaluation import EvaluationError, evaluate, labelled_format
 from pose.export.cli import main as export_main
 from pose.export.cli import measure_accuracy
 from pose.export.kernels import gemm_candidates, shift_zero_point, space_to_depth_stem
-from pose.export.quantize import DEFAULT_RECIPE, Recipe, calibration_crops, images_in, quantize_static_int8
+from pose.export.quantize import (
+    DEFAULT_RECIPE,
+    Recipe,
+    calibration_crops,
+    channel_spread,
+    images_in,
+    outlier_nodes,
+    _quantize,
+    quantize_static_int8,
+)
 from pose.export.speed import graph_macs
 from pose.hub import BUNDLED_MODEL
 from pose.image_io import load_image
+from pose.model import DISABLED_OPTIMIZERS, session_options
 from tests.shared_data import COCO_DIR, COCO_MULTI_DIR, FIXTURE_CONFIG, MPII_DIR, REPO, SHARED_ONNX
 
 EXAMPLES = REPO / "examples"
@@ -63,7 +73,8 @@ def quantized_stem(tmp_path_factory):
     config = replace(ModelConfig.load(BUNDLED_MODEL / "pose_config.json"), input_name="input")
     rng = np.random.default_rng(1)
     calibration = [rng.normal(0, 1, (1, 3, 64, 48)).astype(np.float32) for _ in range(8)]
-    quantize_static_int8(tmp / "fp32.onnx", tmp / "int8.onnx", config, calibration, Recipe(crops=8), kernels=False)
+    quantize_static_int8(tmp / "fp32.onnx", tmp / "int8.onnx", config, calibration, Recipe(crops=8, outlier_spread=0),
+                         kernels=False)
     return tmp / "int8.onnx"
 
 
@@ -173,33 +184,100 @@ def tinypose_int8(shared, detector, tmp_path_factory):
                        COCO_MULTI_DIR / "person_keypoints.json", detector, tmp_path_factory.mktemp("tp-int8"))
 
 
-def test_int8_of_efficientpose_keeps_mpii_pckh_near_fp32(efficientpose_int8):
+def test_int8_of_efficientpose_is_within_one_pckh_point(efficientpose_int8):
     """The shipped recipe on the real MPII model (5 people, 76 visible joints: a joint is 1.3
-    points): at most one joint lost (MinMax, the previous recipe, lost 8)."""
+    points): no joint lost (MinMax, the first recipe, lost 5; plain percentile 99.99 lost 1)."""
     fp32, int8 = efficientpose_int8
     metric = "MPII PCKh@0.5"
-    assert fp32[metric] > 94 and int8[metric] >= fp32[metric] - 1.4, (fp32, int8)
-
-
-@pytest.mark.xfail(strict=True, reason="issue 12 target not met: int8 EfficientPose-I loses 1.3 PCKh points "
-                   "(one joint of 76) with the best measured recipe (benchmarks/calibration.py)")
-def test_int8_of_efficientpose_is_within_one_pckh_point(efficientpose_int8):
-    fp32, int8 = efficientpose_int8
-    assert int8["MPII PCKh@0.5"] >= fp32["MPII PCKh@0.5"] - 1.0, (fp32, int8)
+    assert fp32[metric] > 94 and int8[metric] >= fp32[metric] - 1.0, (fp32, int8)
 
 
 def test_int8_of_tinypose_keeps_coco_oks_and_ap_near_fp32(tinypose_int8):
-    """The shipped recipe on the real COCO model (108 people of coco_multi): bounded losses,
-    far below MinMax's (OKS -21, AP -30 points)."""
+    """The shipped recipe on the real COCO model (108 people of coco_multi): OKS within 2.5 and
+    AP within 1 point (every layer in int8 lost 9 OKS and 12 AP; MinMax 21 and 30)."""
     fp32, int8 = tinypose_int8
     assert fp32["COCO mean OKS"] > 75 and fp32["COCO keypoint AP"] > 50, fp32
-    assert int8["COCO mean OKS"] >= fp32["COCO mean OKS"] - 10, (fp32, int8)
-    assert int8["COCO keypoint AP"] >= fp32["COCO keypoint AP"] - 15, (fp32, int8)
+    assert int8["COCO mean OKS"] >= fp32["COCO mean OKS"] - 2.5, (fp32, int8)
+    assert int8["COCO keypoint AP"] >= fp32["COCO keypoint AP"] - 1.0, (fp32, int8)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 target not met: int8 PP-TinyPose loses about 9 OKS and 12 AP "
-                   "points with the best measured recipe (benchmarks/calibration.py)")
-def test_int8_of_tinypose_is_within_one_point_of_fp32(tinypose_int8):
+@pytest.mark.xfail(strict=True, reason="issue 12 target not met for PP-TinyPose's mean OKS: int8 loses 1.9 OKS "
+                   "points with the shipped recipe (AP: 0.4), see benchmarks/calibration.py")
+def test_int8_of_tinypose_mean_oks_is_within_one_point_of_fp32(tinypose_int8):
     fp32, int8 = tinypose_int8
     assert int8["COCO mean OKS"] >= fp32["COCO mean OKS"] - 1.0, (fp32, int8)
-    assert int8["COCO keypoint AP"] >= fp32["COCO keypoint AP"] - 1.0, (fp32, int8)
+
+
+# ---- layers int8 cannot represent stay fp32 ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tinypose_spread(shared, detector, tmp_path_factory):
+    """PP-TinyPose's channel spread on 8 calibration crops, and the quantized model."""
+    config = ModelConfig.load(BUNDLED_MODEL / "pose_config.json")
+    crops = calibration_crops(config, images_in(EXAMPLES), detector, 8)
+    tmp = tmp_path_factory.mktemp("tp-spread")
+    quantized = quantize_static_int8(BUNDLED_MODEL / "model.onnx", tmp / "int8.onnx", config, crops,
+                                     replace(DEFAULT_RECIPE, crops=8), kernels=False)
+    return channel_spread(BUNDLED_MODEL / "model.onnx", crops, config.input_name), tmp / "int8.onnx", quantized
+
+
+def test_channel_spread_finds_the_outlier_channels_of_the_real_model(tinypose_spread):
+    """PP-TinyPose's high-resolution branch carries a channel hundreds of times wider than its
+    median one: one uint8 scale cannot hold both. Most tensors are far more even."""
+    spread, _, quantized = tinypose_spread
+    assert max(spread.values()) > 100
+    assert np.median(list(spread.values())) < 5
+    model = onnx.load(str(BUNDLED_MODEL / "model.onnx"))
+    for i, node in enumerate(model.graph.node):
+        node.name = f"node{i}"
+    wide = {n for n, s in spread.items() if s > DEFAULT_RECIPE.outlier_spread}
+    names = outlier_nodes(model, spread, DEFAULT_RECIPE.outlier_spread)
+    touching = [n for n in model.graph.node if n.name in names]
+    assert touching and all(wide & (set(n.input) | set(n.output)) for n in touching)
+    assert 0 < len(quantized.fp32_nodes) < len(model.graph.node) / 2
+    assert all(n.startswith(("Conv_", "Relu_", "Add_", "Split_", "Concat_", "Reshape_", "Transpose_", "Resize_"))
+               for n in quantized.fp32_nodes)
+
+
+def residual_model() -> onnx.ModelProto:
+    """Conv a (3 -> 8) + Relu, Conv b (8 -> 8), Add(b, a's Relu), Conv c (8 -> 8, 1x1): b is the layer left in fp32."""
+    rng = np.random.default_rng(0)
+    shapes = {"wa": (8, 3, 3, 3), "ba": (8,), "wb": (8, 8, 3, 3), "bb": (8,), "wc": (8, 8, 1, 1), "bc": (8,)}
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, shape).astype(np.float32), name) for name, shape in shapes.items()]
+    nodes = [helper.make_node("Conv", ["input", "wa", "ba"], ["a"], name="conv_a", kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Relu", ["a"], ["ra"], name="relu_a"),
+             helper.make_node("Conv", ["ra", "wb", "bb"], ["b"], name="conv_b", kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node("Add", ["b", "ra"], ["s"], name="add"),
+             helper.make_node("Conv", ["s", "wc", "bc"], ["out"], name="conv_c", kernel_shape=[1, 1])]
+    graph = helper.make_graph(nodes, "residual", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 24])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 8, 32, 24])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_layers_left_in_fp32_stay_fp32_in_the_app_session(tmp_path):
+    """A Conv left in fp32 between int8 tensors: onnxruntime's WeightBiasQuantization pass
+    would give it per-tensor int8 weights; the app's sessions go without that pass, so it
+    computes in fp32 as the quantized graph says (onnxruntime's unoptimized reference)."""
+    onnx.save(residual_model(), str(tmp_path / "fp32.onnx"))
+    rng = np.random.default_rng(1)
+    calibration = [rng.normal(0, 1, (1, 3, 32, 24)).astype(np.float32) for _ in range(8)]
+    _quantize(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", calibration, "input", Recipe(crops=8, outlier_spread=0),
+              exclude=["conv_b"])
+    x = rng.normal(0, 1, (1, 3, 32, 24)).astype(np.float32)
+
+    def output(opts: ort.SessionOptions, disabled: list[str]) -> tuple[np.ndarray, list[str]]:
+        opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+        sess = ort.InferenceSession(str(tmp_path / "int8.onnx"), opts, providers=["CPUExecutionProvider"],
+                                    disabled_optimizers=disabled)
+        y = sess.run(None, {"input": x})[0]
+        return y, [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
+
+    reference = ort.SessionOptions()
+    reference.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    expected, _ = output(reference, [])
+    app, app_ops = output(session_options(threads=1), DISABLED_OPTIMIZERS)
+    requantized, requantized_ops = output(session_options(threads=1), [])
+    assert app_ops.count("QLinearConv") == 2 and requantized_ops.count("QLinearConv") == 3  # conv_b: fp32 / made int8
+    app_error, requantized_error = np.abs(app - expected).max(), np.abs(requantized - expected).max()
+    assert app_error < requantized_error / 2, (app_error, requantized_error)

@@ -74,8 +74,13 @@ def model_card(
               else f"[N, {config.input_height}, {config.input_width}, 3]")
     size_line = (f"{params / 1e6:.1f} M parameters, " if params else "") + \
         f"{macs / 1e9:.2f} G multiply-accumulates per {config.input_height}x{config.input_width} crop."
-    fp32_nodes = (f" Left in fp32 (the layers int8 hurt most): {', '.join(f'`{n}`' for n in quantized.fp32_nodes)}."
-                  if quantized.fp32_nodes else "")
+    fp32_nodes = ""
+    if quantized.fp32_nodes:
+        shown = ", ".join(f"`{n}`" for n in quantized.fp32_nodes[:12])
+        more = f" and {len(quantized.fp32_nodes) - 12} more" if len(quantized.fp32_nodes) > 12 else ""
+        fp32_nodes = (f" {len(quantized.fp32_nodes)} nodes stay fp32: {shown}{more}. Load the model with onnxruntime's "
+                      "`disabled_optimizers=[\"WeightBiasQuantization\"]`, as the demo does, or onnxruntime gives "
+                      "those layers per-tensor int8 weights.")
     kernels = ""
     if quantized.stem_rewritten or quantized.gemm_convs:
         kernels = ("\n\nExact kernel-friendly rewrites (the int8 output is bit-identical):"
@@ -122,8 +127,8 @@ tags:
 Measured by the export command on the machine that exported it: onnxruntime CPU,
 {threads} threads, batch 1, median latency, the variants timed in turn. Static int8: QDQ
 format, uint8 activations, {recipe.describe()}, crops made by the demo's own preprocessing
-from detected people. Every Conv is quantized (a ConvTranspose first becomes exact phase
-Convs).{fp32_nodes}{kernels} Dynamic int8 (weights only, the earlier demos' approach) is shown for
+from detected people. Convolutions run in int8 (a ConvTranspose first becomes exact phase
+Convs, and a 1x1 Conv after it moves into each phase, before the interleave).{fp32_nodes}{kernels} Dynamic int8 (weights only, the earlier demos' approach) is shown for
 comparison; it is not shipped.
 
 | variant | size (MB) | latency (ms) | vs fp32 |

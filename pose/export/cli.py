@@ -111,7 +111,7 @@ def calibration_photos(folder: str | None) -> list[Path]:
 
 def recipe_from(args: argparse.Namespace) -> Recipe:
     return Recipe(method=args.calibration_method, percentile=args.percentile, per_channel=not args.per_tensor,
-                  crops=args.calibration_crops, fp32_layers=args.fp32_layers)
+                  crops=args.calibration_crops, outlier_spread=args.outlier_spread, fp32_layers=args.fp32_layers)
 
 
 def measure_accuracy(variants: dict[str, tuple[Path, ModelConfig]], labelled: list[Path], detector: PersonDetector,
@@ -273,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"with --calibration-method percentile: %% of values kept in range (default {DEFAULT_RECIPE.percentile:g})")
     ap.add_argument("--calibration-crops", type=int, default=DEFAULT_RECIPE.crops,
                     help=f"person crops to calibrate on (default {DEFAULT_RECIPE.crops})")
+    ap.add_argument("--outlier-spread", type=float, default=DEFAULT_RECIPE.outlier_spread,
+                    help="leave in fp32 the layers around tensors whose channel ranges differ more than this "
+                    f"(largest / median channel; default {DEFAULT_RECIPE.outlier_spread:g}, 0: off)")
     ap.add_argument("--fp32-layers", type=int, default=DEFAULT_RECIPE.fp32_layers,
                     help=f"leave the N layers int8 hurts most in fp32 (default {DEFAULT_RECIPE.fp32_layers})")
     ap.add_argument("--per-tensor", action="store_true", help="one weight scale per layer instead of per channel")

@@ -40,9 +40,9 @@ from ..config import ModelConfig
 from ..estimator import Box, make_crop, needed_side
 from ..detector import PersonDetector
 from ..image_io import MAX_WORK_SIDE, LoadedImage, load_image
-from ..model import to_input_tensor
+from ..model import inference_session, session_options, to_input_tensor
 from .kernels import route_convs, space_to_depth_stem
-from .subpixel import rewrite_deconvs
+from .subpixel import rewrite_deconvs, share_phase_scales
 
 log = logging.getLogger(__name__)
 
@@ -116,22 +116,27 @@ class Recipe:
     ``python -m benchmarks.calibration`` on the two real models (see README, "int8")."""
 
     method: str = "percentile"  # activation ranges: "minmax", "percentile" or "entropy" (onnxruntime's calibrators)
-    percentile: float = 99.99  # percentile calibration: % of activation values kept inside the range
+    percentile: float = 99.999  # percentile calibration: % of activation values kept inside the range
     per_channel: bool = True  # int8 weights with a scale per output channel (else one per tensor)
     crops: int = 32  # calibration crops (detected people, mirrored and re-framed to reach the count)
+    outlier_spread: float = 5.0  # tensors whose channel ranges differ more than this (max / median) stay fp32; 0: off
     fp32_layers: int = 0  # the layers that add the most int8 error (SQNR drop), left in fp32
     ops: str = "all"  # quantize "all" operators, or only "conv": convolutions and the int8 data movement between them
 
     def __post_init__(self) -> None:
         if self.ops not in OP_SETS:
             raise ValueError(f"ops must be one of {sorted(OP_SETS)}, not {self.ops!r}")
+        if self.outlier_spread and self.outlier_spread <= 1:
+            raise ValueError(f"outlier spread must be above 1 (or 0: off), not {self.outlier_spread!r}")
         if self.method not in CALIBRATION_METHODS:
             raise ValueError(f"calibration method must be one of {sorted(CALIBRATION_METHODS)}, not {self.method!r}")
 
     def describe(self) -> str:
         method = f"percentile {self.percentile:g} %" if self.method == "percentile" else self.method
         weights = "per-channel" if self.per_channel else "per-tensor"
-        fp32 = f", {self.fp32_layers} most sensitive layers in fp32" if self.fp32_layers else ""
+        fp32 = (f", the layers around tensors whose channel ranges differ more than {self.outlier_spread:g}x in fp32"
+                if self.outlier_spread else "")
+        fp32 += f", {self.fp32_layers} most sensitive layers in fp32" if self.fp32_layers else ""
         ops = ", only convolutions (and the pooling, adds and concats between them) in int8" if self.ops == "conv" else ""
         return f"{method} calibration on {self.crops} crops, {weights} int8 weights{fp32}{ops}"
 
@@ -180,6 +185,42 @@ def activation_sqnr(fp32_model: Path, int8_model: Path, inputs: Sequence[np.ndar
     return {name: e["xmodel_err"] for name, e in errors.items() if np.isfinite(e.get("xmodel_err", np.nan))}
 
 
+def channel_spread(model: Path, inputs: Sequence[np.ndarray], input_name: str) -> dict[str, float]:
+    """tensor name -> how unequal its channels are: the largest per-channel absolute maximum over
+    the median one, measured by running the fp32 ``model`` on ``inputs``. A uint8 tensor has one
+    scale for all its channels, so a tensor with spread 5 leaves its median channel about 50 of
+    the 256 levels, and one with spread 500 (PP-TinyPose has such channels) leaves it none."""
+    with tempfile.TemporaryDirectory() as tmp:
+        probed = onnx.load(str(model))
+        outputs = {o.name for o in probed.graph.output}
+        live = {i.name for i in probed.graph.input}  # tensors computed from the input (not weights)
+        for node in probed.graph.node:
+            if not live & set(node.input):
+                continue
+            live.update(node.output)
+            for name in node.output:
+                if name and name not in outputs:
+                    probed.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+                    outputs.add(name)
+        onnx.save(probed, str(Path(tmp) / "probed.onnx"))
+        sess = inference_session(Path(tmp) / "probed.onnx", session_options(threads=2))
+    names = [o.name for o in sess.get_outputs()]
+    peaks: dict[str, np.ndarray] = {}
+    for x in inputs:
+        for name, value in zip(names, sess.run(None, {input_name: x})):
+            if value.ndim == 4 and value.dtype == np.float32:  # (N, C, H, W) activations
+                peak = np.abs(value).max(axis=(0, 2, 3))  # (C,)
+                peaks[name] = np.maximum(peaks[name], peak) if name in peaks else peak
+    return {name: float(p.max() / max(float(np.median(p)), 1e-12)) for name, p in peaks.items() if p.size > 1}
+
+
+def outlier_nodes(model: onnx.ModelProto, spread: dict[str, float], limit: float) -> list[str]:
+    """The nodes that read or write a tensor whose channel spread (``channel_spread``) is above
+    ``limit``: left in fp32, so that no such tensor is ever uint8 (nodes need names to be left out)."""
+    wide = {name for name, s in spread.items() if s > limit}
+    return [n.name for n in model.graph.node if n.name and wide & (set(n.input) | set(n.output))]
+
+
 def sensitive_nodes(model: onnx.ModelProto, sqnr: dict[str, float], count: int) -> list[str]:
     """The ``count`` nodes that add the most int8 error: the largest drop in SQNR from their
     worst input to their output (``sqnr`` from ``activation_sqnr``)."""
@@ -196,11 +237,15 @@ def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, c
     """Static QDQ int8 of a pose model, calibrated on ``calibration`` (model input tensors,
     made by ``calibration_inputs``) as ``recipe`` says: int8 weights, uint8 activations
     (u8s8: the fast path of onnxruntime's CPU kernels; s8s8 and u8u8 measured 1.5-3x slower).
-    Every Conv is quantized, and every ConvTranspose too, after being rewritten exactly as
+    Convs are quantized, and ConvTransposes too, after being rewritten exactly as
     phase Convs (see ``subpixel``): onnxruntime has no int8 ConvTranspose kernel on CPU.
-    With ``recipe.fp32_layers``, a first quantization finds the layers that add the most
-    error (``activation_sqnr``, ``sensitive_nodes``) and a second leaves them in fp32. With ``kernels``, the
-    exact rewrites of ``kernels`` follow (faster here, bit-identical output)."""
+    With ``recipe.outlier_spread``, the nodes around tensors whose channels differ too much for
+    one uint8 scale stay fp32 (``channel_spread``, ``outlier_nodes``). With ``recipe.fp32_layers``,
+    a first quantization finds the layers that add the most error (``activation_sqnr``,
+    ``sensitive_nodes``) and a second leaves them in fp32 too. Sessions must be made without
+    onnxruntime's "WeightBiasQuantization" pass (``pose.model.inference_session``) for those to
+    stay fp32. With ``kernels``, the exact rewrites of ``kernels`` follow (faster here,
+    bit-identical output)."""
     if not calibration:
         raise ValueError("static quantization needs at least one calibration image")
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,19 +256,24 @@ def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, c
         for i, node in enumerate(model.graph.node):  # names let layers be left out (and found in profiles)
             node.name = node.name or f"{node.op_type}_{i}"
         onnx.save(model, str(rewritten))
-        _quantize(rewritten, out_path, calibration, config.input_name, recipe)
         excluded: list[str] = []
+        if recipe.outlier_spread:
+            excluded = outlier_nodes(model, channel_spread(rewritten, calibration, config.input_name), recipe.outlier_spread)
+            log.info("left in fp32 (channel ranges differ more than %gx): %d nodes", recipe.outlier_spread, len(excluded))
+        _quantize(rewritten, out_path, calibration, config.input_name, recipe, exclude=excluded)
         if recipe.fp32_layers:
             sqnr = activation_sqnr(rewritten, out_path, calibration[:SENSITIVITY_CROPS], config.input_name)
-            excluded = sensitive_nodes(model, sqnr, recipe.fp32_layers)
-            log.info("left in fp32 (largest SQNR drop): %s", ", ".join(excluded))
+            sensitive = [n for n in sensitive_nodes(model, sqnr, recipe.fp32_layers + len(excluded)) if n not in excluded]
+            excluded += sensitive[:recipe.fp32_layers]
+            log.info("left in fp32 (largest SQNR drop): %s", ", ".join(sensitive[:recipe.fp32_layers]))
             _quantize(rewritten, out_path, calibration, config.input_name, recipe, exclude=excluded)
+    quantized = onnx.load(str(out_path))
+    share_phase_scales(quantized)  # one int8 scale per rewritten ConvTranspose output, as the layer has
     stem, gemm = False, []
     if kernels:
-        quantized = onnx.load(str(out_path))
         stem = space_to_depth_stem(quantized)
         gemm = route_convs(quantized, calibration[0])
-        onnx.save(quantized, str(out_path))
+    onnx.save(quantized, str(out_path))
     return Quantized(count, tuple(excluded), stem, len(gemm))
 
 

@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 from onnx import shape_inference
 
-from ..model import session_options
+from ..model import inference_session, session_options
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def session(model: str | os.PathLike | bytes, threads: int, profile_prefix: str 
     if profile_prefix:
         opts.enable_profiling = True
         opts.profile_file_prefix = profile_prefix
-    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts, providers=["CPUExecutionProvider"])
+    return inference_session(model, opts)
 
 
 def node_times(models: dict[str, str | os.PathLike | bytes], example: np.ndarray, threads: int, runs: int = 20,

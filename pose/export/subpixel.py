@@ -12,7 +12,11 @@ output pixel (2i + a, 2j + b) of such a ConvTranspose reads only a 2x2 input pat
     Conv_ab: kernel 2x2, pads [1 - a, 1 - b, a, b], Wp[o, c, u, v] = W[c, o, 3 - a - 2u, 3 - b - 2v]
 
 with the same weights and multiply-adds (no zeros stored). A Relu that follows is moved
-into each phase (it commutes with Concat and DepthToSpace) so Conv+Relu fuse.
+into each phase (it commutes with Concat and DepthToSpace) so Conv+Relu fuse, and so is a 1x1
+Conv after that (Simple Baselines' final layer: it acts on each pixel's channels alone), so the
+last interleave moves one heatmap per joint instead of 256 channels. ``share_phase_scales``
+then gives such phase outputs the int8 scale of their Concat, which keeps the int8 output
+bit-identical to the un-moved layer.
 """
 
 from __future__ import annotations
@@ -60,6 +64,16 @@ def phase_weights(w: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def _pointwise(node: onnx.NodeProto | None, weights: dict[str, np.ndarray]) -> bool:
+    """A plain 1x1 Conv (stride 1, no padding, no groups) with constant weights."""
+    if node is None or node.op_type != "Conv" or node.domain not in ("", "ai.onnx") or node.input[1] not in weights:
+        return False
+    a = _attrs(node)
+    return (weights[node.input[1]].shape[2:] == (1, 1) and a.get("group", 1) == 1
+            and not any(a.get("pads", [0, 0, 0, 0])) and all(v == 1 for v in a.get("strides", [1, 1]))
+            and all(v == 1 for v in a.get("dilations", [1, 1])))
+
+
 def rewrite_deconvs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     """Return a copy of ``model`` with every eligible ConvTranspose rewritten, and their count."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
@@ -88,6 +102,11 @@ def rewrite_deconvs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         final = relu.output[0] if relu is not None else out
         if relu is not None:
             dropped.add(id(relu))
+        after = consumers.get(final, [])
+        pointwise = after[0] if len(after) == 1 and final not in graph_outputs and _pointwise(after[0], weights) else None
+        if pointwise is not None:
+            dropped.add(id(pointwise))
+            final = pointwise.output[0]
         phase_outputs = []
         for (a, b), wp in zip(PHASES, phase_weights(weights[w_name])):
             wp_name = f"{name}_phase{a}{b}_W"
@@ -100,6 +119,10 @@ def rewrite_deconvs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
             if relu is not None:
                 new_nodes.append(helper.make_node("Relu", [conv_out], [conv_out + "_relu"], name=conv_out + "_relu"))
                 conv_out += "_relu"
+            if pointwise is not None:
+                new_nodes.append(helper.make_node("Conv", [conv_out] + list(pointwise.input[1:]), [conv_out + "_1x1"],
+                                                  name=conv_out + "_1x1", kernel_shape=[1, 1]))
+                conv_out += "_1x1"
             phase_outputs.append(conv_out)
         new_nodes.append(helper.make_node("Concat", phase_outputs, [f"{name}_phases"], name=f"{name}_concat", axis=1))
         new_nodes.append(helper.make_node("DepthToSpace", [f"{name}_phases"], [final], name=f"{name}_d2s", blocksize=2, mode="DCR"))
@@ -117,3 +140,40 @@ def rewrite_deconvs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     onnx.checker.check_model(model)
     log.info("rewrote %d ConvTranspose(k4, s2, p1) as phase Convs + DepthToSpace", count)
     return model, count
+
+
+def share_phase_scales(model: onnx.ModelProto) -> int:
+    """In a QDQ ``model``: give each phase Concat's inputs the Concat output's scale and zero
+    point, so that QLinearConcat copies bytes instead of re-rounding (calibration gives each
+    phase its own range). The moved 1x1 layer then rounds its int8 output exactly as it did
+    after the interleave. Returns the Concats changed."""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    changed = 0
+    for concat in model.graph.node:
+        if concat.op_type != "Concat" or not concat.name.endswith("_concat"):
+            continue
+        q_out = consumers.get(concat.output[0], [])
+        if len(q_out) != 1 or q_out[0].op_type != "QuantizeLinear":
+            continue
+        dq_out = consumers.get(q_out[0].output[0], [])
+        if len(dq_out) != 1 or [n.op_type for n in consumers.get(dq_out[0].output[0], [])] != ["DepthToSpace"]:
+            continue  # not a phase Concat
+        scale, zero = q_out[0].input[1], q_out[0].input[2]
+        pairs = []
+        for name in concat.input:
+            dq = producers.get(name)
+            q = producers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is None or q.op_type != "QuantizeLinear" or len(consumers.get(q.output[0], [])) != 1 \
+                    or len(consumers.get(dq.output[0], [])) != 1:
+                break
+            pairs.append((q, dq))
+        else:
+            for q, dq in pairs:
+                q.input[1], q.input[2] = scale, zero
+                dq.input[1], dq.input[2] = scale, zero
+            changed += 1
+    return changed
