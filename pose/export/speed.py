@@ -32,10 +32,12 @@ class Timing:
     runs: int
 
 
-def measure(paths: dict[str, Path], example: np.ndarray, threads: int = 2, runs: int = 30) -> dict[str, Timing]:
+def measure(paths: dict[str, Path], example: np.ndarray, threads: int = 2, runs: int = 30,
+            spinning: bool = False) -> dict[str, Timing]:
     """Median latency of one inference of ``example`` by each model, timed in turn (after warm-up)
-    with ``threads`` intra-op threads: label -> Timing."""
-    sessions = {label: session(p, threads, spinning=False) for label, p in paths.items()}
+    with ``threads`` intra-op threads: label -> Timing. Sessions timed in turn must not spin
+    (an idle spinning pool slows the next); ``spinning=True`` times one model as the app runs it."""
+    sessions = {label: session(p, threads, spinning=spinning) for label, p in paths.items()}
     feeds = {label: {s.get_inputs()[0].name: example} for label, s in sessions.items()}
     times: dict[str, list[float]] = {label: [] for label in sessions}
     for i in range(3 + runs):
