@@ -92,7 +92,12 @@ def exported(tmp_path_factory):
     wrapper), with HF_ENDPOINT pointing at a loopback Hub that records any request."""
     tmp = tmp_path_factory.mktemp("export")
     ckpt = tmp / "pose_resnet_50_256x256.pth.tar"
-    write_test_checkpoint(ckpt, arch="resnet50", num_joints=16, wrapper="module")
+    # BatchNorm statistics of real photos, as a trained network has: smooth random images leave
+    # some channels far wider than the rest, and the recipe would keep their layers in fp32.
+    config = ModelConfig.load(FIXTURE_CONFIG)
+    photos = [torch.from_numpy(t) for t in calibration_inputs(config, [(p, None) for p in sorted(EXAMPLES.glob("*.jpg"))])]
+    write_test_checkpoint(ckpt, arch="resnet50", num_joints=16, wrapper="module",
+                          calibration=torch.cat(photos).permute(0, 3, 1, 2).contiguous())
     out = tmp / "out"
     with HubServer() as hub:
         env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
@@ -113,7 +118,7 @@ def test_export_writes_both_variants_and_a_card(exported):
         cfg = ModelConfig.load(folder / "pose_config.json")
         assert cfg.onnx_file == name and cfg.onnx_sha256 == sha256_of(folder / name)
         assert (cfg.input_name, cfg.input_layout, cfg.input_size, cfg.output_layout) == ("input", "NCHW", (256, 256), "NCHW")
-    assert (out / "model.onnx").stat().st_size < 0.4 * (out / "fp32" / "model_fp32.onnx").stat().st_size
+    assert (out / "model.onnx").stat().st_size < 35e6 < (out / "fp32" / "model_fp32.onnx").stat().st_size
     for variant in ("fp32", "dynamic int8", "static int8"):
         assert any(line.startswith(variant) for line in stdout.splitlines()), stdout
     card = (out / "README.md").read_text()
@@ -129,26 +134,16 @@ def test_int8_graph_quantizes_every_conv_and_no_deconv_is_left(exported):
     convs = [n for n in nodes if n.op_type == "Conv"]
     assert not [n for n in nodes if n.op_type == "ConvTranspose"]
     assert len(convs) == 53 + 12 + 4  # ResNet-50's 53 convs, 3 deconvs as 4 phase convs, the final 1x1 on each phase
-    # This checkpoint's random BatchNorm statistics give some tensors channels far wider than the
-    # rest: the layers around them stay fp32 (the recipe's outlier spread), and the card names them.
-    int8 = [c for c in convs if c.input[1] in producers]
-    fp32 = [c for c in convs if c.input[1] not in producers]
-    assert len(int8) > 0.75 * len(convs)
-    for conv in int8:
+    for conv in convs:
         for tensor in conv.input[:2]:  # activation and weight both come dequantized from int8/uint8
             dq = producers[tensor]
             assert dq.op_type == "DequantizeLinear", conv.name
         assert producers[conv.input[1]].input[0] in int8_inits, conv.name
-    floats = {t.name for t in model.graph.initializer if t.data_type == TensorProto.FLOAT}
-    assert all(c.input[1] in floats for c in fp32)
-    card = (out / "README.md").read_text()
-    assert ("nodes stay fp32" in card) == bool(fp32)
+    assert "nodes stay fp32" not in (out / "README.md").read_text()
     consumers = {i: n for n in nodes for i in n.input}
     concats = [n for n in nodes if n.op_type == "Concat"]
     assert len(concats) == 3
-    quantized = [c for c in concats if consumers[c.output[0]].op_type == "QuantizeLinear"]
-    assert quantized
-    for concat in quantized:  # one int8 scale per deconvolution output: QLinearConcat copies bytes
+    for concat in concats:  # one int8 scale per deconvolution output: QLinearConcat copies bytes
         out_q = consumers[concat.output[0]]
         assert {tuple(producers[i].input[1:]) for i in concat.input} == {tuple(out_q.input[1:])}, concat.name
 
