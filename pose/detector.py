@@ -29,13 +29,12 @@ from typing import Any
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from .config import COLOR_ORDERS, ConfigValidator, read_json
 from .errors import ModelConfigError, ModelError
 from .hub import ModelSource, fetch_model
 from .image_io import LoadedImage
-from .model import default_threads, session_options
+from .model import default_threads, inference_session, session_options
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +177,7 @@ class PersonDetector:
         # (spinning cost the pose crops of a 6-person photo about a third more time).
         opts = session_options(threads or default_threads(), spinning=False)
         try:
-            self.session = ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
+            self.session = inference_session(self.onnx_path, opts)
         except Exception as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"onnxruntime cannot load the detector file {self.onnx_path}: {first}") from None

@@ -81,6 +81,8 @@ def model_card(
         fp32_nodes = (f" {len(quantized.fp32_nodes)} nodes stay fp32: {shown}{more}. Load the model with onnxruntime's "
                       "`disabled_optimizers=[\"WeightBiasQuantization\"]`, as the demo does, or onnxruntime gives "
                       "those layers per-tensor int8 weights.")
+    deconvs = (f" (the {quantized.deconvs_rewritten} ConvTransposes first become exact phase Convs, and a 1x1 Conv"
+               " after one moves into each phase, before the interleave)" if quantized.deconvs_rewritten else "")
     kernels = ""
     if quantized.stem_rewritten or quantized.gemm_convs:
         kernels = ("\n\nExact kernel-friendly rewrites (the int8 output is bit-identical):"
@@ -127,8 +129,7 @@ tags:
 Measured by the export command on the machine that exported it: onnxruntime CPU,
 {threads} threads, batch 1, median latency, the variants timed in turn. Static int8: QDQ
 format, uint8 activations, {recipe.describe()}, crops made by the demo's own preprocessing
-from detected people. Convolutions run in int8 (a ConvTranspose first becomes exact phase
-Convs, and a 1x1 Conv after it moves into each phase, before the interleave).{fp32_nodes}{kernels} Dynamic int8 (weights only, the earlier demos' approach) is shown for
+from detected people. Convolutions run in int8{deconvs}.{fp32_nodes}{kernels} Dynamic int8 (weights only, the earlier demos' approach) is shown for
 comparison; it is not shipped.
 
 | variant | size (MB) | latency (ms) | vs fp32 |

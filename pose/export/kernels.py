@@ -24,23 +24,12 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from . import graph
 from .speed import node_times
 
 log = logging.getLogger(__name__)
 
 ROUTE_MARGIN = 0.9  # a convolution moves to the GEMM kernel only when that is at least 10 % faster
-
-
-def _producers(model: onnx.ModelProto) -> dict[str, onnx.NodeProto]:
-    return {o: n for n in model.graph.node for o in n.output}
-
-
-def _initializers(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
-    return {t.name: t for t in model.graph.initializer}
-
-
-def _attrs(node: onnx.NodeProto) -> dict:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
 def _weight_dq(node: onnx.NodeProto, producers: dict, inits: dict) -> onnx.NodeProto | None:
@@ -55,7 +44,7 @@ def space_to_depth_stem(model: onnx.ModelProto) -> bool:
     """Rewrite (in place) a first Conv (kernel 7, stride 2, pads 3, 3 input channels, NCHW) that
     reads the quantized graph input as SpaceToDepth(2) + a 4x4 stride-1 Conv on 12 channels.
     Returns whether it did."""
-    producers, inits = _producers(model), _initializers(model)
+    producers, inits = graph.producers(model), graph.initializers(model)
     graph_inputs = {i.name for i in model.graph.input}
     for conv in model.graph.node:
         if conv.op_type != "Conv":
@@ -65,7 +54,7 @@ def space_to_depth_stem(model: onnx.ModelProto) -> bool:
         w_dq = _weight_dq(conv, producers, inits)
         if quant is None or quant.op_type != "QuantizeLinear" or quant.input[0] not in graph_inputs or w_dq is None:
             continue
-        a = _attrs(conv)
+        a = graph.attrs(conv)
         w = numpy_helper.to_array(inits[w_dq.input[0]])  # (C_out, 3, 7, 7) int8
         zero = numpy_helper.to_array(inits[w_dq.input[2]]) if len(w_dq.input) > 2 else np.zeros(1, np.int8)
         if (w.shape[1:] != (3, 7, 7) or list(a.get("strides", [1, 1])) != [2, 2] or list(a.get("pads", [0] * 4)) != [3] * 4
@@ -94,11 +83,11 @@ def space_to_depth_stem(model: onnx.ModelProto) -> bool:
 
 def gemm_candidates(model: onnx.ModelProto) -> list[str]:
     """Conv nodes whose int8 weights have zero point 0 and no -128, so w - 1 fits int8."""
-    producers, inits = _producers(model), _initializers(model)
+    producers, inits = graph.producers(model), graph.initializers(model)
     out = []
     for conv in model.graph.node:
         dq = _weight_dq(conv, producers, inits) if conv.op_type == "Conv" else None
-        if dq is None or len(dq.input) < 3 or _attrs(conv).get("group", 1) != 1:
+        if dq is None or len(dq.input) < 3 or graph.attrs(conv).get("group", 1) != 1:
             continue
         w, zero = numpy_helper.to_array(inits[dq.input[0]]), numpy_helper.to_array(inits[dq.input[2]])
         if not zero.any() and w.min() > -128 and conv.name:
@@ -108,7 +97,7 @@ def gemm_candidates(model: onnx.ModelProto) -> list[str]:
 
 def shift_zero_point(model: onnx.ModelProto, convs: Sequence[str]) -> None:
     """Store these Convs' int8 weights as w - 1 with zero point -1 (in place): the same real weights."""
-    producers, inits = _producers(model), _initializers(model)
+    producers, inits = graph.producers(model), graph.initializers(model)
     wanted = set(convs)
     for conv in model.graph.node:
         if conv.name not in wanted:

@@ -149,7 +149,7 @@ class Quantized:
     """What ``quantize_static_int8`` did."""
 
     deconvs_rewritten: int  # ConvTranspose layers rewritten as phase Convs
-    fp32_nodes: tuple[str, ...]  # nodes left in fp32 (the sensitive layers)
+    fp32_nodes: tuple[str, ...]  # nodes left in fp32 (outlier-channel and most sensitive layers)
     stem_rewritten: bool = False  # the 7x7 stride-2 stem runs as SpaceToDepth + 4x4 conv
     gemm_convs: int = 0  # convolutions moved to onnxruntime's int8 GEMM kernel (zero point -1)
 

@@ -23,6 +23,7 @@ import onnxruntime as ort
 from onnx import shape_inference
 
 from ..model import inference_session, session_options
+from .graph import producers
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,10 @@ def graph_macs(path: str | os.PathLike, input_shape: tuple[int, ...]) -> int:
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)}
     weights = {t.name: tuple(t.dims) for t in model.graph.initializer}
-    producers = {o: n for n in model.graph.node for o in n.output}
+    writers = producers(model)
 
     def weight_shape(name: str) -> tuple[int, ...] | None:
-        node = producers.get(name)
+        node = writers.get(name)
         if node is not None and node.op_type == "DequantizeLinear":  # QDQ: the int8 initializer behind it
             name = node.input[0]
         return weights.get(name) or (tuple(shapes[name]) if name in shapes else None)
@@ -123,8 +124,6 @@ def node_times(models: dict[str, str | os.PathLike | bytes], example: np.ndarray
             out[label] = ({k: float(np.median(v[warmup:] or v)) for k, v in per_node.items()},
                           float(np.median(whole)) if whole else float("nan"))
     return out
-
-
 
 
 @dataclass(frozen=True)

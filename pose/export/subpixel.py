@@ -14,9 +14,9 @@ output pixel (2i + a, 2j + b) of such a ConvTranspose reads only a 2x2 input pat
 with the same weights and multiply-adds (no zeros stored). A Relu that follows is moved
 into each phase (it commutes with Concat and DepthToSpace) so Conv+Relu fuse, and so is a 1x1
 Conv after that (Simple Baselines' final layer: it acts on each pixel's channels alone), so the
-last interleave moves one heatmap per joint instead of 256 channels. ``share_phase_scales``
-then gives such phase outputs the int8 scale of their Concat, which keeps the int8 output
-bit-identical to the un-moved layer.
+last interleave moves one heatmap per joint instead of 256 channels (exact in fp32).
+``share_phase_scales`` then gives the four phase outputs of a quantized graph their Concat's
+int8 scale, as the one ConvTranspose output had one scale.
 """
 
 from __future__ import annotations
@@ -27,19 +27,17 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .graph import attrs, consumers, producers
+
 log = logging.getLogger(__name__)
 
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))  # channel-block order DepthToSpace (DCR) expects
 
 
-def _attrs(node: onnx.NodeProto) -> dict:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
 def _rewritable(node: onnx.NodeProto, weights: dict[str, np.ndarray]) -> bool:
     if node.op_type != "ConvTranspose" or node.domain not in ("", "ai.onnx") or node.input[1] not in weights:
         return False
-    a = _attrs(node)
+    a = attrs(node)
     w = weights[node.input[1]]
     return (
         w.ndim == 4
@@ -68,7 +66,7 @@ def _pointwise(node: onnx.NodeProto | None, weights: dict[str, np.ndarray]) -> b
     """A plain 1x1 Conv (stride 1, no padding, no groups) with constant weights."""
     if node is None or node.op_type != "Conv" or node.domain not in ("", "ai.onnx") or node.input[1] not in weights:
         return False
-    a = _attrs(node)
+    a = attrs(node)
     return (weights[node.input[1]].shape[2:] == (1, 1) and a.get("group", 1) == 1
             and not any(a.get("pads", [0, 0, 0, 0])) and all(v == 1 for v in a.get("strides", [1, 1]))
             and all(v == 1 for v in a.get("dilations", [1, 1])))
@@ -79,10 +77,7 @@ def rewrite_deconvs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    readers = consumers(model)
     graph_outputs = {o.name for o in graph.output}
 
     new_nodes, dropped, count = [], set(), 0
@@ -97,12 +92,12 @@ def rewrite_deconvs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         x, w_name = node.input[0], node.input[1]
         bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
         out = node.output[0]
-        users = consumers.get(out, [])
+        users = readers.get(out, [])
         relu = users[0] if len(users) == 1 and users[0].op_type == "Relu" and out not in graph_outputs else None
         final = relu.output[0] if relu is not None else out
         if relu is not None:
             dropped.add(id(relu))
-        after = consumers.get(final, [])
+        after = readers.get(final, [])
         pointwise = after[0] if len(after) == 1 and final not in graph_outputs and _pointwise(after[0], weights) else None
         if pointwise is not None:
             dropped.add(id(pointwise))
@@ -144,31 +139,27 @@ def rewrite_deconvs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
 
 def share_phase_scales(model: onnx.ModelProto) -> int:
     """In a QDQ ``model``: give each phase Concat's inputs the Concat output's scale and zero
-    point, so that QLinearConcat copies bytes instead of re-rounding (calibration gives each
-    phase its own range). The moved 1x1 layer then rounds its int8 output exactly as it did
-    after the interleave. Returns the Concats changed."""
-    producers = {o: n for n in model.graph.node for o in n.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for n in model.graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    point, so that QLinearConcat copies bytes instead of rounding twice (calibration gives each
+    phase its own range). Against per-phase scales the int8 heatmaps of PoseResNet-50 moved by
+    at most one step on 8 % of values, with the same error against fp32. Returns the Concats changed."""
+    writers, readers = producers(model), consumers(model)
     changed = 0
     for concat in model.graph.node:
         if concat.op_type != "Concat" or not concat.name.endswith("_concat"):
             continue
-        q_out = consumers.get(concat.output[0], [])
+        q_out = readers.get(concat.output[0], [])
         if len(q_out) != 1 or q_out[0].op_type != "QuantizeLinear":
             continue
-        dq_out = consumers.get(q_out[0].output[0], [])
-        if len(dq_out) != 1 or [n.op_type for n in consumers.get(dq_out[0].output[0], [])] != ["DepthToSpace"]:
+        dq_out = readers.get(q_out[0].output[0], [])
+        if len(dq_out) != 1 or [n.op_type for n in readers.get(dq_out[0].output[0], [])] != ["DepthToSpace"]:
             continue  # not a phase Concat
         scale, zero = q_out[0].input[1], q_out[0].input[2]
         pairs = []
         for name in concat.input:
-            dq = producers.get(name)
-            q = producers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
-            if q is None or q.op_type != "QuantizeLinear" or len(consumers.get(q.output[0], [])) != 1 \
-                    or len(consumers.get(dq.output[0], [])) != 1:
+            dq = writers.get(name)
+            q = writers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is None or q.op_type != "QuantizeLinear" or len(readers.get(q.output[0], [])) != 1 \
+                    or len(readers.get(dq.output[0], [])) != 1:
                 break
             pairs.append((q, dq))
         else:
