@@ -111,7 +111,8 @@ def calibration_photos(folder: str | None) -> list[Path]:
 
 def recipe_from(args: argparse.Namespace) -> Recipe:
     return Recipe(method=args.calibration_method, percentile=args.percentile, per_channel=not args.per_tensor,
-                  crops=args.calibration_crops, outlier_spread=args.outlier_spread, fp32_layers=args.fp32_layers)
+                  crops=args.calibration_crops, outlier_spread=args.outlier_spread, fp32_layers=args.fp32_layers,
+                  bias_correction=args.bias_correction)
 
 
 def measure_accuracy(variants: dict[str, tuple[Path, ModelConfig]], labelled: list[Path], detector: PersonDetector,
@@ -278,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"(largest / median channel; default {DEFAULT_RECIPE.outlier_spread:g}, 0: off)")
     ap.add_argument("--fp32-layers", type=int, default=DEFAULT_RECIPE.fp32_layers,
                     help=f"leave the N layers int8 hurts most in fp32 (default {DEFAULT_RECIPE.fp32_layers})")
+    ap.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=DEFAULT_RECIPE.bias_correction,
+                    help="take the mean error of each conv's int8 weights off its bias "
+                    f"(default {'on' if DEFAULT_RECIPE.bias_correction else 'off'})")
     ap.add_argument("--per-tensor", action="store_true", help="one weight scale per layer instead of per channel")
     ap.add_argument("--no-kernel-tuning", action="store_true",
                     help="skip the exact rewrites that pick onnxruntime's faster int8 kernels on this CPU")
