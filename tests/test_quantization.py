@@ -21,6 +21,7 @@ from pose.export.cli import main as export_main
 from pose.export.cli import measure_accuracy
 from pose.export.kernels import gemm_candidates, shift_zero_point, space_to_depth_stem
 from pose.export.quantize import (
+    ACCURACY_FIRST_RECIPE,
     DEFAULT_RECIPE,
     Recipe,
     calibration_crops,
@@ -138,14 +139,18 @@ def test_labelled_format_and_a_mismatched_joint_set_get_plain_messages(shared, t
 
 @pytest.mark.parametrize("which", ["pp-tinypose", "efficientpose"])
 def test_export_onnx_folder_writes_an_int8_folder_with_measured_accuracy(shared, model_dir, tmp_path, which):
-    """``python -m pose.export --onnx DIR`` on each real model (any joint set): the app loads
-    the int8 folder, and the card states fp32 and int8 accuracy measured on the given data."""
+    """``python -m pose.export --onnx DIR`` on each real model (any joint set), with a
+    non-default recipe each: the app loads the int8 folder, and the card states the recipe and
+    fp32 and int8 accuracy measured on the given data."""
     source, labelled = {"pp-tinypose": (BUNDLED_MODEL, COCO_DIR / "test_coco.json"),
                         "efficientpose": (model_dir, MPII_DIR / "annotations.json")}[which]
     out = tmp_path / "out"
+    recipe = ["--bias-correction"] if which == "efficientpose" else ["--outlier-spread", "2.5"]
     assert export_main(["--onnx", str(source), "--out", str(out), "--eval", str(labelled), "--runs", "2",
-                        "--calibration-crops", "8", "--no-kernel-tuning"]) == 0
+                        "--calibration-crops", "8", "--no-kernel-tuning", *recipe]) == 0
     card = (out / "README.md").read_text()
+    assert ("biases corrected" in card) == (which == "efficientpose")  # the card states the recipe used
+    assert ("differ more than 2.5x" in card) == (which == "pp-tinypose")
     config = ModelConfig.load(out / "pose_config.json")
     assert config.onnx_file == "model.onnx" and config.name.endswith("(int8)")
     assert (out / "fp32" / "model_fp32.onnx").is_file()
@@ -163,11 +168,12 @@ def test_export_onnx_folder_writes_an_int8_folder_with_measured_accuracy(shared,
 # ---- what int8 costs on the shared labelled data ------------------------------------------------
 
 
-def int8_scores(config: ModelConfig, onnx_path: Path, labelled: Path, detector, tmp: Path) -> tuple[dict, dict]:
-    """fp32 and int8 (the shipped recipe) scores on ``labelled``: metric -> points, as the export's card states them."""
+def int8_scores(config: ModelConfig, onnx_path: Path, labelled: Path, detector, tmp: Path,
+                recipe: Recipe = DEFAULT_RECIPE) -> tuple[dict, dict]:
+    """fp32 and int8 scores on ``labelled``: metric -> points, as the export's card states them."""
     photos = images_in(EXAMPLES) + images_in(COCO_DIR)
-    calibration = calibration_crops(config, photos, detector, DEFAULT_RECIPE.crops)
-    quantize_static_int8(onnx_path, tmp / "int8.onnx", config, calibration, DEFAULT_RECIPE, kernels=False)
+    calibration = calibration_crops(config, photos, detector, recipe.crops)
+    quantize_static_int8(onnx_path, tmp / "int8.onnx", config, calibration, recipe, kernels=False)
     rows = measure_accuracy({"fp32": (onnx_path, config), "int8": (tmp / "int8.onnx", config)}, [labelled], detector, threads=2)
     return {a.fp32.metric: a.fp32.points for a in rows}, {a.int8.metric: a.int8.points for a in rows}
 
@@ -201,11 +207,48 @@ def test_int8_of_tinypose_keeps_coco_oks_and_ap_near_fp32(tinypose_int8):
     assert int8["COCO keypoint AP"] >= fp32["COCO keypoint AP"] - 1.0, (fp32, int8)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 target not met for PP-TinyPose's mean OKS: int8 loses 1.9 OKS "
-                   "points with the shipped recipe (AP: 0.4), see benchmarks/calibration.py")
+@pytest.mark.xfail(strict=True, reason="issue 12 target not met for PP-TinyPose's mean OKS with the default recipe: "
+                   "int8 loses 1.9 OKS points (AP: 0.4); --outlier-spread 2.5 meets it (next test) at the cost of "
+                   "more fp32 layers, see benchmarks/calibration.py")
 def test_int8_of_tinypose_mean_oks_is_within_one_point_of_fp32(tinypose_int8):
     fp32, int8 = tinypose_int8
     assert int8["COCO mean OKS"] >= fp32["COCO mean OKS"] - 1.0, (fp32, int8)
+
+
+@pytest.mark.parametrize("which", ["efficientpose", "tinypose"])
+def test_accuracy_first_recipe_meets_every_one_point_target(shared, detector, tmp_path, which):
+    """``--outlier-spread 2.5`` (layers around tensors whose channel ranges differ more than 2.5x
+    stay fp32): within 1 point of fp32 on every measure of both real models (measured: PCKh 0.0;
+    OKS -0.4, AP -0.4). It keeps most of these two small models in fp32, and would leave 30 nodes
+    of the PoseResNet-50 export in fp32, 1.45x slower, so it is not the default."""
+    if which == "efficientpose":
+        args = ModelConfig.load(FIXTURE_CONFIG), SHARED_ONNX, MPII_DIR / "annotations.json"
+    else:
+        args = ModelConfig.load(BUNDLED_MODEL / "pose_config.json"), BUNDLED_MODEL / "model.onnx", COCO_MULTI_DIR / "person_keypoints.json"
+    fp32, int8 = int8_scores(*args, detector, tmp_path, ACCURACY_FIRST_RECIPE)
+    assert fp32 and all(int8[m] >= fp32[m] - 1.0 for m in fp32), (fp32, int8)
+
+
+@pytest.mark.parametrize("which", ["efficientpose", "tinypose"])
+def test_bias_correction_brings_int8_heatmaps_closer_to_fp32_on_unseen_crops(shared, detector, tmp_path, which):
+    """Empirical bias correction on the real models: calibrated on 8 crops of examples/, judged on
+    16 people of other photos (coco_multi). Every int8 conv with a bias is corrected, and the
+    heatmaps' error against fp32 shrinks (measured: by 15 % on EfficientPose-I, 6 % on PP-TinyPose)."""
+    config, fp32 = ((ModelConfig.load(FIXTURE_CONFIG), SHARED_ONNX) if which == "efficientpose"
+                    else (ModelConfig.load(BUNDLED_MODEL / "pose_config.json"), BUNDLED_MODEL / "model.onnx"))
+    calibration = calibration_crops(config, images_in(EXAMPLES), detector, 8)
+    unseen = calibration_crops(config, images_in(COCO_MULTI_DIR / "images")[:12], detector, 16)
+    reference = np.concatenate([run(fp32, x) for x in unseen])
+    errors = {}
+    for corrected in (False, True):
+        path = tmp_path / f"int8-{corrected}.onnx"
+        done = quantize_static_int8(fp32, path, config, calibration,
+                                    replace(DEFAULT_RECIPE, crops=8, bias_correction=corrected), kernels=False)
+        convs = [n for n in onnx.load(str(path)).graph.node if n.op_type == "Conv" and n.name not in done.fp32_nodes]
+        assert done.biases_corrected == (len(convs) if corrected else 0) and convs
+        heatmaps = np.concatenate([run(path, x) for x in unseen])
+        errors[corrected] = float(((heatmaps - reference) ** 2).mean() / (reference ** 2).mean())
+    assert errors[True] < 0.97 * errors[False], errors
 
 
 # ---- layers int8 cannot represent stay fp32 ----------------------------------------------------
