@@ -276,7 +276,8 @@ def _add_zero_bias(qdq: onnx.ModelProto, conv: onnx.NodeProto, prod: dict, inits
               numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale")):
         qdq.graph.initializer.append(t)
         inits[t.name] = qdq.graph.initializer[-1]
-    dq = onnx.helper.make_node("DequantizeLinear", [f"{name}_quantized", f"{name}_scale"], [name], name=f"{name}_DequantizeLinear", axis=0)
+    dq = onnx.helper.make_node("DequantizeLinear", [f"{name}_quantized", f"{name}_scale"], [name],
+                               name=f"{name}_DequantizeLinear", axis=0)
     qdq.graph.node.insert(list(qdq.graph.node).index(conv), dq)
     prod[name] = qdq.graph.node[list(qdq.graph.node).index(conv) - 1]
     conv.input.append(name)
@@ -291,7 +292,8 @@ def correct_biases(fp32: onnx.ModelProto, qdq: onnx.ModelProto, inputs: Sequence
     an earlier layer's error twice. ``fp32`` is the model that was quantized (same node names).
     Returns the number of convs corrected."""
     prod, inits = producers(qdq), initializers(qdq)
-    fp32_weights = {n.name: initializers(fp32)[n.input[1]] for n in fp32.graph.node if n.op_type == "Conv"}
+    fp32_inits = initializers(fp32)
+    fp32_weights = {n.name: fp32_inits[n.input[1]] for n in fp32.graph.node if n.op_type == "Conv" and n.input[1] in fp32_inits}
     layers = []  # (conv, DQ of its int32 bias, DQ of its int8 weight)
     for node in list(qdq.graph.node):
         if node.op_type != "Conv" or node.name not in fp32_weights:
