@@ -35,7 +35,7 @@ from pose.config import ModelConfig
 from pose.detector import PersonDetector
 from pose.estimator import PoseEstimator
 from pose.evaluation import evaluate, read_coco
-from pose.export.quantize import DEFAULT_RECIPE, Recipe, calibration_crops, images_in, quantize_static_int8
+from pose.export.quantize import ACCURACY_FIRST_RECIPE, DEFAULT_RECIPE, Recipe, calibration_crops, images_in, quantize_static_int8
 from pose.hub import BUNDLED_MODEL
 from pose.metrics import oks
 from pose.model import PoseModel
@@ -69,6 +69,7 @@ RECIPES = {
 }
 NOISE_SEEDS = 4  # fp32 with pixel noise: the measurement floor (see PixelNoise)
 assert RECIPES["percentile 99.999 32 spread 5 (default)"] == DEFAULT_RECIPE
+assert RECIPES["percentile 99.999 32 spread 2.5"] == ACCURACY_FIRST_RECIPE
 
 
 class PixelNoise:

@@ -251,13 +251,12 @@ def channel_means(model: onnx.ModelProto, names: Sequence[str], inputs: Sequence
     probed.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names if n not in present)
     opts = session_options(threads=2)
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(probed.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    means = {n: np.zeros(0) for n in names}
+    sess = inference_session(probed.SerializeToString(), opts)
+    sums: dict[str, np.ndarray] = {}
     for x in inputs:
         for n, value in zip(names, sess.run(list(names), {input_name: x})):
-            m = value.mean(axis=(0, 2, 3), dtype=np.float64) / len(inputs)
-            means[n] = means[n] + m if means[n].size else m
-    return means
+            sums[n] = sums.get(n, 0) + value.mean(axis=(0, 2, 3), dtype=np.float64)
+    return {n: total / len(inputs) for n, total in sums.items()}
 
 
 def _add_zero_bias(qdq: onnx.ModelProto, conv: onnx.NodeProto, prod: dict, inits: dict) -> None:
@@ -285,25 +284,31 @@ def _add_zero_bias(qdq: onnx.ModelProto, conv: onnx.NodeProto, prod: dict, inits
 
 def correct_biases(fp32: onnx.ModelProto, qdq: onnx.ModelProto, inputs: Sequence[np.ndarray], input_name: str) -> int:
     """Empirical bias correction (Nagel et al., "Data-Free Quantization", ICCV 2019), in place on
-    the QDQ model (convs without a bias get one): rounding a conv's weights to int8 shifts the mean of each output channel by
-    sum(W_int8 - W) x E[input], which a ReLU or the next layers do not average away. That shift is
-    measured with the int8 model's own conv inputs on ``inputs`` and taken off the int32 bias
-    (in bias steps). Only each layer's own weight error is corrected, so corrections never count
-    an earlier layer's error twice. ``fp32`` is the model that was quantized (same node names).
-    Returns the number of convs corrected."""
+    the QDQ model (int8 convs without a bias get one): rounding a conv's weights to int8 shifts
+    the mean of each output channel by sum(W_int8 - W) x E[input], which a ReLU or the next
+    layers do not average away. E[input] is measured once, on the uncorrected int8 model's conv
+    inputs over ``inputs``, per channel (so the zero padding at the map's border is not
+    modelled: exact for interior outputs); the shift is taken off the int32 bias, in bias steps.
+    Only each layer's own weight error is corrected, so no earlier layer's error is counted twice
+    (correcting the whole measured shift of every layer at once diverged). Per-channel symmetric
+    weights (zero point 0, axis 0), as ``_quantize`` makes them; other layers are left alone.
+    ``fp32`` is the model that was quantized (same node names). Returns the convs corrected."""
     prod, inits = producers(qdq), initializers(qdq)
     fp32_inits = initializers(fp32)
-    fp32_weights = {n.name: fp32_inits[n.input[1]] for n in fp32.graph.node if n.op_type == "Conv" and n.input[1] in fp32_inits}
+    fp32_weights = {n.name: fp32_inits[n.input[1]] for n in fp32.graph.node
+                    if n.op_type == "Conv" and n.input[1] in fp32_inits}
     layers = []  # (conv, DQ of its int32 bias, DQ of its int8 weight)
     for node in list(qdq.graph.node):
         if node.op_type != "Conv" or node.name not in fp32_weights:
             continue
         if len(node.input) < 3:  # no bias (a rewritten ConvTranspose's phases): a zero one to correct
             _add_zero_bias(qdq, node, prod, inits)
+        if len(node.input) < 3 or not node.input[2]:  # left in fp32 without a bias
+            continue
         bias, weight = prod.get(node.input[2]), prod.get(node.input[1])
         if (bias is not None and weight is not None and bias.op_type == weight.op_type == "DequantizeLinear"
                 and bias.input[0] in inits and inits[bias.input[0]].data_type == onnx.TensorProto.INT32
-                and weight.input[0] in inits):
+                and weight.input[0] in inits and _symmetric_axis0(weight, inits)):
             layers.append((node, bias, weight))
     means = channel_means(qdq, sorted({n.input[0] for n, _, _ in layers}), inputs, input_name)
     for node, bias, weight in layers:
@@ -316,8 +321,20 @@ def correct_biases(fp32: onnx.ModelProto, qdq: onnx.ModelProto, inputs: Sequence
         shift = (error.reshape(groups, out // groups, -1) * x).sum(-1).reshape(out)  # (O,) output units
         steps = numpy_helper.to_array(inits[bias.input[1]]).astype(np.float64)  # bias scale: input x weight scale
         b = numpy_helper.to_array(inits[bias.input[0]]).astype(np.int64) - np.round(shift / steps).astype(np.int64)
-        inits[bias.input[0]].CopyFrom(numpy_helper.from_array(np.clip(b, -2**31, 2**31 - 1).astype(np.int32), bias.input[0]))
+        clipped = np.clip(b, -2**31, 2**31 - 1)
+        if (clipped != b).any():
+            log.warning("%s: corrected bias beyond int32 in %d channels, clipped", node.name, int((clipped != b).sum()))
+        inits[bias.input[0]].CopyFrom(numpy_helper.from_array(clipped.astype(np.int32), bias.input[0]))
     return len(layers)
+
+
+def _symmetric_axis0(weight_dq: onnx.NodeProto, inits: dict) -> bool:
+    """The weight's DequantizeLinear has zero point 0 and scales along axis 0 (or one scale)."""
+    zero = weight_dq.input[2] if len(weight_dq.input) > 2 and weight_dq.input[2] else None
+    axis = next((a.i for a in weight_dq.attribute if a.name == "axis"), 1)
+    scales = numpy_helper.to_array(inits[weight_dq.input[1]])
+    return ((zero is None or (zero in inits and not numpy_helper.to_array(inits[zero]).any()))
+            and (scales.size == 1 or axis == 0))
 
 
 def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, calibration: Sequence[np.ndarray],
