@@ -35,7 +35,14 @@ from pose.config import ModelConfig
 from pose.detector import PersonDetector
 from pose.estimator import PoseEstimator
 from pose.evaluation import evaluate, read_coco
-from pose.export.quantize import ACCURACY_FIRST_RECIPE, DEFAULT_RECIPE, Recipe, calibration_crops, images_in, quantize_static_int8
+from pose.export.quantize import (
+    ACCURACY_FIRST_RECIPE,
+    DEFAULT_RECIPE,
+    Recipe,
+    calibration_crops,
+    images_in,
+    quantize_static_int8,
+)
 from pose.hub import BUNDLED_MODEL
 from pose.metrics import oks
 from pose.model import PoseModel

@@ -199,28 +199,32 @@ def channel_spread(model: Path, inputs: Sequence[np.ndarray], input_name: str) -
     the median one, measured by running the fp32 ``model`` on ``inputs``. A uint8 tensor has one
     scale for all its channels, so a tensor with spread 5 leaves its median channel about 50 of
     the 256 levels, and one with spread 500 (PP-TinyPose has such channels) leaves it none."""
-    with tempfile.TemporaryDirectory() as tmp:
-        probed = onnx.load(str(model))
-        outputs = {o.name for o in probed.graph.output}
-        live = {i.name for i in probed.graph.input}  # tensors computed from the input (not weights)
-        for node in probed.graph.node:
-            if not live & set(node.input):
-                continue
+    fp32 = onnx.load(str(model))
+    names = [o.name for o in fp32.graph.output]
+    live = {i.name for i in fp32.graph.input}  # tensors computed from the input (not weights)
+    for node in fp32.graph.node:
+        if live & set(node.input):
             live.update(node.output)
-            for name in node.output:
-                if name and name not in outputs:
-                    probed.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-                    outputs.add(name)
-        onnx.save(probed, str(Path(tmp) / "probed.onnx"))
-        sess = inference_session(Path(tmp) / "probed.onnx", session_options(threads=2))
-    names = [o.name for o in sess.get_outputs()]
+            names += [n for n in node.output if n and n not in names]
     peaks: dict[str, np.ndarray] = {}
-    for x in inputs:
-        for name, value in zip(names, sess.run(None, {input_name: x})):
+    for values in _probe(fp32, names, inputs, input_name, session_options(threads=2)):
+        for name, value in values.items():
             if value.ndim == 4 and value.dtype == np.float32:  # (N, C, H, W) activations
                 peak = np.abs(value).max(axis=(0, 2, 3))  # (C,)
                 peaks[name] = np.maximum(peaks[name], peak) if name in peaks else peak
     return {name: float(p.max() / max(float(np.median(p)), 1e-12)) for name, p in peaks.items() if p.size > 1}
+
+
+def _probe(model: onnx.ModelProto, names: Sequence[str], inputs: Sequence[np.ndarray], input_name: str,
+           opts: ort.SessionOptions) -> Iterator[dict[str, np.ndarray]]:
+    """Run ``model`` with the tensors ``names`` as extra outputs: per input, name -> value."""
+    probed = onnx.ModelProto()
+    probed.CopyFrom(model)
+    present = {o.name for o in probed.graph.output}
+    probed.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names if n not in present)
+    sess = inference_session(probed.SerializeToString(), opts)
+    for x in inputs:
+        yield dict(zip(names, sess.run(list(names), {input_name: x})))
 
 
 def outlier_nodes(model: onnx.ModelProto, spread: dict[str, float], limit: float) -> list[str]:
@@ -245,17 +249,12 @@ def channel_means(model: onnx.ModelProto, names: Sequence[str], inputs: Sequence
                   input_name: str) -> dict[str, np.ndarray]:
     """tensor name -> (C,) mean of each channel of that (N, C, H, W) tensor over ``inputs``, with
     ``model`` run unoptimized (a QDQ model then computes in float what its int8 kernels would)."""
-    probed = onnx.ModelProto()
-    probed.CopyFrom(model)
-    present = {o.name for o in probed.graph.output}
-    probed.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names if n not in present)
     opts = session_options(threads=2)
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = inference_session(probed.SerializeToString(), opts)
     sums: dict[str, np.ndarray] = {}
-    for x in inputs:
-        for n, value in zip(names, sess.run(list(names), {input_name: x})):
-            sums[n] = sums.get(n, 0) + value.mean(axis=(0, 2, 3), dtype=np.float64)
+    for values in _probe(model, names, inputs, input_name, opts):
+        for n, value in values.items():
+            sums[n] = sums.get(n, 0) + value.mean(axis=(0, 2, 3), dtype=np.float64)  # (C,)
     return {n: total / len(inputs) for n, total in sums.items()}
 
 
@@ -277,8 +276,8 @@ def _add_zero_bias(qdq: onnx.ModelProto, conv: onnx.NodeProto, prod: dict, inits
         inits[t.name] = qdq.graph.initializer[-1]
     dq = onnx.helper.make_node("DequantizeLinear", [f"{name}_quantized", f"{name}_scale"], [name],
                                name=f"{name}_DequantizeLinear", axis=0)
-    qdq.graph.node.insert(list(qdq.graph.node).index(conv), dq)
-    prod[name] = qdq.graph.node[list(qdq.graph.node).index(conv) - 1]
+    qdq.graph.node.insert(list(qdq.graph.node).index(conv), dq)  # just before its conv: still topological
+    prod[name] = dq
     conv.input.append(name)
 
 
@@ -350,8 +349,8 @@ def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, c
     ``sensitive_nodes``) and a second leaves them in fp32 too. Sessions must be made without
     onnxruntime's "WeightBiasQuantization" pass (``pose.model.inference_session``) for those to
     stay fp32. With ``recipe.bias_correction``, each int8 conv's bias then absorbs the mean error
-    of its rounded weights (``correct_biases``). With ``kernels``, the exact rewrites of ``kernels`` follow (faster here,
-    bit-identical output)."""
+    of its rounded weights (``correct_biases``). With ``kernels``, the exact rewrites of
+    ``kernels`` follow (faster here, bit-identical output)."""
     if not calibration:
         raise ValueError("static quantization needs at least one calibration image")
     with tempfile.TemporaryDirectory() as tmp:
