@@ -23,6 +23,7 @@ from pose.export.kernels import gemm_candidates, shift_zero_point, space_to_dept
 from pose.export.quantize import (
     ACCURACY_FIRST_RECIPE,
     DEFAULT_RECIPE,
+    FALLBACK_SPREADS,
     Recipe,
     calibration_crops,
     channel_spread,
@@ -31,6 +32,7 @@ from pose.export.quantize import (
     outlier_nodes,
     _quantize,
     quantize_static_int8,
+    quantize_within,
 )
 from pose.export.speed import graph_macs
 from pose.hub import BUNDLED_MODEL
@@ -142,13 +144,14 @@ def test_labelled_format_and_a_mismatched_joint_set_get_plain_messages(shared, t
 def test_export_onnx_folder_writes_an_int8_folder_with_measured_accuracy(shared, model_dir, tmp_path, which):
     """``python -m pose.export --onnx DIR`` on each real model (any joint set), with a
     non-default recipe each: the app loads the int8 folder, and the card states the recipe and
-    fp32 and int8 accuracy measured on the given data."""
+    fp32 and int8 accuracy measured on the given data (``--max-loss 100``: the recipe is kept,
+    whatever int8 loses; the fallback is tested below)."""
     source, labelled = {"pp-tinypose": (BUNDLED_MODEL, COCO_DIR / "test_coco.json"),
                         "efficientpose": (model_dir, MPII_DIR / "annotations.json")}[which]
     out = tmp_path / "out"
     recipe = ["--bias-correction"] if which == "efficientpose" else ["--outlier-spread", "2.5"]
     assert export_main(["--onnx", str(source), "--out", str(out), "--eval", str(labelled), "--runs", "2",
-                        "--calibration-crops", "8", "--no-kernel-tuning", *recipe]) == 0
+                        "--calibration-crops", "8", "--no-kernel-tuning", "--max-loss", "100", *recipe]) == 0
     card = (out / "README.md").read_text()
     assert ("biases corrected" in card) == (which == "efficientpose")  # the card states the recipe used
     assert ("differ more than 2.5x" in card) == (which == "pp-tinypose")
@@ -208,20 +211,72 @@ def test_int8_of_tinypose_keeps_coco_oks_and_ap_near_fp32(tinypose_int8):
     assert int8["COCO keypoint AP"] >= fp32["COCO keypoint AP"] - 1.0, (fp32, int8)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 target not met for PP-TinyPose's mean OKS with the default recipe: "
-                   "int8 loses 1.9 OKS points (AP: 0.4); --outlier-spread 2.5 meets it (next test) at the cost of "
-                   "more fp32 layers, see benchmarks/calibration.py")
-def test_int8_of_tinypose_mean_oks_is_within_one_point_of_fp32(tinypose_int8):
-    fp32, int8 = tinypose_int8
-    assert int8["COCO mean OKS"] >= fp32["COCO mean OKS"] - 1.0, (fp32, int8)
+def card_tables(card: str) -> tuple[list[list[str]], list[list[str]]]:
+    """The card's accuracy rows (measure, data, fp32, int8, int8 - fp32) and its recipe-choice
+    rows (spread, fp32 nodes, losses), as cells."""
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in card.splitlines() if line.startswith("| ")]
+    return ([c for c in cells if c[0].startswith(("MPII", "COCO"))],
+            [c for c in cells if c[0].endswith("x") and c[1].isdigit()])
+
+
+def test_export_keeps_more_layers_fp32_until_int8_is_within_one_point(shared, tmp_path):
+    """``python -m pose.export --onnx`` on PP-TinyPose with the 108 coco_multi people as
+    ``--eval`` data and every default: the first recipe (spread 5) loses 1.9 OKS points, so the
+    export quantizes again with lower thresholds until int8 is within 1 point on every measure
+    (measured: spread 2.5, OKS -0.4, AP -0.4); the card shows each attempt, and the app loads
+    the int8 folder. The data chooses the recipe, so this pins the mechanism, not an independent
+    estimate (see README, "int8")."""
+    out = tmp_path / "out"
+    assert export_main(["--onnx", str(BUNDLED_MODEL), "--out", str(out), "--runs", "2",
+                        "--eval", str(COCO_MULTI_DIR / "person_keypoints.json")]) == 0
+    card = (out / "README.md").read_text()
+    accuracy, attempts = card_tables(card)
+    assert [row[0] for row in accuracy] == ["COCO mean OKS", "COCO keypoint AP"], card
+    assert all(float(row[4]) >= -1.0 for row in accuracy), card  # the chosen int8 is within 1 point
+    spreads = [float(row[0].rstrip("x")) for row in attempts]
+    assert spreads[0] == DEFAULT_RECIPE.outlier_spread and spreads == sorted(spreads, reverse=True), card
+    nodes = [int(row[1]) for row in attempts]
+    assert nodes == sorted(nodes) and nodes[0] > 0, card  # each lower threshold leaves more in fp32
+    last = [float(v.split()[-1]) for v in attempts[-1][2].split(", ")]
+    assert last == [float(row[4]) for row in accuracy], card  # the one written is the last tried
+    assert all(min(float(v.split()[-1]) for v in row[2].split(", ")) <= -1.0 for row in attempts[:-1]), card
+    assert f"differ more than {spreads[-1]:g}x" in card
+    served = PoseEstimator.load(ModelSource(path=out), threads=2)
+    assert len(served.estimate_people(EXAMPLES / "06_walking_street_000000252219.jpg").people) >= 3
+
+
+def test_fallback_keeps_the_closest_attempt_when_none_is_within(tmp_path):
+    """``quantize_within`` with a bound no int8 model meets (0: bit-exact heatmaps): every
+    threshold is tried, the one written is the attempt with the smallest loss (measured again on
+    the written file), and the returned attempt says so. With a loose bound, one attempt."""
+    onnx.save(stem_model(), str(tmp_path / "fp32.onnx"))
+    config = replace(ModelConfig.load(BUNDLED_MODEL / "pose_config.json"), input_name="input")
+    rng = np.random.default_rng(1)
+    calibration = [rng.normal(0, 1, (1, 3, 64, 48)).astype(np.float32) for _ in range(8)]
+    probe = rng.normal(0, 1, (1, 3, 64, 48)).astype(np.float32)
+    reference = run(tmp_path / "fp32.onnx", probe)
+
+    def losses(path: Path) -> dict[str, float]:  # heatmap error against fp32, in % of the largest value
+        return {"error": float(100 * np.abs(run(path, probe) - reference).max() / np.abs(reference).max())}
+
+    out = tmp_path / "int8.onnx"
+    _, chosen, attempts = quantize_within(tmp_path / "fp32.onnx", out, config, calibration, Recipe(crops=8, outlier_spread=0),
+                                          losses, max_loss=0.0, kernels=False)
+    assert [a.recipe.outlier_spread for a in attempts] == [0, *FALLBACK_SPREADS]
+    assert chosen.worst == min(a.worst for a in attempts) > 0
+    assert losses(out) == chosen.losses
+    _, chosen, attempts = quantize_within(tmp_path / "fp32.onnx", out, config, calibration, Recipe(crops=8, outlier_spread=0),
+                                          losses, max_loss=100.0, kernels=False)
+    assert len(attempts) == 1 and chosen.recipe.outlier_spread == 0
 
 
 @pytest.mark.parametrize("which", ["efficientpose", "tinypose"])
 def test_accuracy_first_recipe_meets_every_one_point_target(shared, detector, tmp_path, which):
     """``--outlier-spread 2.5`` (layers around tensors whose channel ranges differ more than 2.5x
-    stay fp32): within 1 point of fp32 on every measure of both real models (measured: PCKh 0.0;
-    OKS -0.4, AP -0.4). It keeps most of these two small models in fp32, and would leave 30 nodes
-    of the PoseResNet-50 export in fp32, 1.59x slower, so it is not the default."""
+    stay fp32) on its own: within 1 point of fp32 on every measure of both real models (measured:
+    PCKh 0.0; OKS -0.4, AP -0.4). It keeps most of these two small models in fp32, and would leave
+    30 nodes of the PoseResNet-50 export in fp32, 1.59x slower, so the export starts from spread 5
+    and steps down only where its ``--eval`` data shows the need."""
     if which == "efficientpose":
         args = ModelConfig.load(FIXTURE_CONFIG), SHARED_ONNX, MPII_DIR / "annotations.json"
     else:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..config import ModelConfig
 from ..evaluation import Score
-from .quantize import Quantized, Recipe
+from .quantize import Attempt, Quantized, Recipe
 from .speed import Timing
 
 PAPER = "https://arxiv.org/abs/1804.06208"
@@ -50,6 +50,20 @@ def _accuracy_section(config: ModelConfig, accuracy: list[Accuracy]) -> str:
             "| measure | data | fp32 | int8 | int8 - fp32 |\n|---|---|---|---|---|\n" + rows)
 
 
+def _choice_section(attempts: list[Attempt], max_loss: float) -> str:
+    """How the int8 recipe was chosen, when the export tried more than one."""
+    if len(attempts) < 2:
+        return ""
+    tried = "\n".join(f"| {f'{a.recipe.outlier_spread:g}x' if a.recipe.outlier_spread else 'off'} | {a.fp32_nodes} | "
+                       + ", ".join(f"{m} {-v:+.1f}" for m, v in a.losses.items()) + " |" for a in attempts)
+    within = f"{max_loss:g} point{'' if max_loss == 1 else 's'}"
+    return (f"\n\nThe int8 recipe was chosen on this data: the first of these, each leaving more layers in fp32,\n"
+            f"to stay within {within} of fp32 on every measure (or the closest, if none did). The\n"
+            "figures above are the chosen one's, on the same data, so they are not an independent estimate.\n\n"
+            "| layers in fp32 around channel spreads above | fp32 nodes | int8 - fp32, points |\n|---|---|---|\n"
+            + tried)
+
+
 def model_card(
     config: ModelConfig,
     about: str,
@@ -63,6 +77,8 @@ def model_card(
     output_shape: tuple[int, ...],
     params: int | None = None,
     parity: float | None = None,
+    attempts: list[Attempt] | None = None,
+    max_loss: float = 1.0,
 ) -> str:
     """``output_shape``: the output tensor's shape for one crop (batch first)."""
     rows = "\n".join(
@@ -138,7 +154,7 @@ comparison; it is not shipped.
 {f"{chr(10)}ONNX fp32 reproduces PyTorch to a max abs heatmap difference of {parity:.1e}.{chr(10)}" if parity is not None else ""}
 ## Accuracy
 
-{_accuracy_section(config, accuracy)}
+{_accuracy_section(config, accuracy)}{_choice_section(attempts or [], max_loss)}
 
 ## Licence
 

@@ -40,7 +40,7 @@ from ..config import CONFIG_FILENAME, ModelConfig
 from ..detector import PersonDetector
 from ..estimator import PoseEstimator
 from ..errors import PoseError
-from ..evaluation import evaluate
+from ..evaluation import Score, evaluate
 from ..hub import sha256_of
 from ..joints import SKELETONS, Skeleton
 from ..model import PoseModel
@@ -55,7 +55,7 @@ from .quantize import (
     calibration_inputs,
     images_in,
     quantize_dynamic_int8,
-    quantize_static_int8,
+    quantize_within,
 )
 from .speed import graph_macs, measure, session
 
@@ -115,33 +115,54 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
                   bias_correction=args.bias_correction)
 
 
+def measure_scores(path: Path, config: ModelConfig, labelled: list[Path], detector: PersonDetector,
+                   threads: int) -> list[Score]:
+    """Every measure of each labelled set for the model at ``path``, with the demo's own pipeline
+    (people found by ``detector`` where a measure needs it)."""
+    estimator = PoseEstimator(PoseModel(config, path, threads=threads), detector)
+    return [s for data in labelled for s in evaluate(estimator, data)]
+
+
 def measure_accuracy(variants: dict[str, tuple[Path, ModelConfig]], labelled: list[Path], detector: PersonDetector,
                      threads: int) -> list[Accuracy]:
     """Each labelled set's measures, for the fp32 and the int8 model (``variants``: "fp32" and
     "int8" -> ONNX and config), people found by ``detector`` where a measure needs it."""
-    scores = {}
-    for name, (path, cfg) in variants.items():
-        estimator = PoseEstimator(PoseModel(cfg, path, threads=threads), detector)
-        scores[name] = [s for data in labelled for s in evaluate(estimator, data)]
+    scores = {name: measure_scores(path, cfg, labelled, detector, threads) for name, (path, cfg) in variants.items()}
     return [Accuracy(f, i) for f, i in zip(scores["fp32"], scores["int8"])]
 
 
 def quantize_and_write(fp32: Path, config: ModelConfig, args: argparse.Namespace, about: str, macs: int,
                        params: int | None = None, parity: float | None = None) -> Path:
-    """fp32 ONNX -> static int8 (and dynamic, for the figures) -> the output folder and its card."""
-    recipe = recipe_from(args)
+    """fp32 ONNX -> static int8 (and dynamic, for the figures) -> the output folder and its card.
+    With ``--eval`` data, int8 is measured against fp32 on it and, where it loses more than
+    ``--max-loss`` points, re-quantized with more layers in fp32 (``quantize_within``)."""
     detector = PersonDetector.load(None, threads=args.threads)
+    recipe = recipe_from(args)
     calibration = calibration_crops(config, calibration_photos(args.calibration), detector, recipe.crops)
     log.info("calibration: %s", recipe.describe())
+    labelled = [Path(p) for p in args.eval or []]
+    fp32_scores = measure_scores(fp32, config, labelled, detector, args.threads) if labelled else []
+    int8_scores: dict[Path, list[Score]] = {}
+
+    def losses(int8: Path) -> dict[str, float]:
+        int8_scores[int8] = measure_scores(int8, config, labelled, detector, args.threads)
+        return {f.metric if len(labelled) == 1 else f"{f.metric} ({f.data})": f.points - i.points
+                for f, i in zip(fp32_scores, int8_scores[int8])}
+
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         dynamic, static = Path(tmp) / "dynamic.onnx", Path(tmp) / "static.onnx"
-        quantized = quantize_static_int8(fp32, static, config, calibration, recipe, kernels=not args.no_kernel_tuning)
+        quantized, chosen, attempts = quantize_within(fp32, static, config, calibration, recipe,
+                                                      losses if labelled else lambda _: {}, args.max_loss,
+                                                      kernels=not args.no_kernel_tuning)
+        if labelled and chosen is not attempts[-1]:  # none was within: the one kept was measured earlier
+            losses(static)
         quantize_dynamic_int8(fp32, dynamic)
         output_shape = session(fp32, 1).run(None, {config.input_name: calibration[0]})[0].shape
         timings = measure({"fp32": fp32, "dynamic int8": dynamic, "static int8": static}, calibration[0],
                           threads=args.threads, runs=args.runs)
+        accuracy = [Accuracy(f, i) for f, i in zip(fp32_scores, int8_scores.get(static, []))]
         other = "fp32" if args.default == "int8" else "int8"
         variants = {"int8": (static, "model.onnx", "int8"), "fp32": (fp32, "model_fp32.onnx", "fp32")}
         for stale in (out / CONFIG_FILENAME, out / other):
@@ -149,17 +170,18 @@ def quantize_and_write(fp32: Path, config: ModelConfig, args: argparse.Namespace
                 shutil.rmtree(stale)
         written = {args.default: write_variant(out, *variants[args.default][:2], config, args.default),
                    other: write_variant(out / other, *variants[other][:2], config, other)}
-    folders = {args.default: out, other: out / other}
-    accuracy = measure_accuracy({k: (folders[k] / c.onnx_file, c) for k, c in written.items()},
-                                [Path(p) for p in args.eval or []], detector, args.threads)
     (out / "README.md").write_text(
-        model_card(written[args.default], about, macs, timings, args.threads, recipe, quantized, args.default, accuracy,
-                   output_shape=output_shape, params=params, parity=parity),
+        model_card(written[args.default], about, macs, timings, args.threads, chosen.recipe, quantized, args.default,
+                   accuracy, output_shape=output_shape, params=params, parity=parity, attempts=attempts,
+                   max_loss=args.max_loss),
         encoding="utf-8",
     )
     print(f"{'variant':<14}{'size MB':>9}{'median ms':>11}{'vs fp32':>9}   ({args.threads} threads, {args.runs} runs)")
     for name, t in timings.items():
         print(f"{name:<14}{t.size_mb:>9.1f}{t.median_ms:>11.1f}{t.median_ms / timings['fp32'].median_ms:>8.2f}x")
+    if len(attempts) > 1:
+        within = f"{args.max_loss:g} point{'' if args.max_loss == 1 else 's'}"
+        print(f"int8 recipe chosen on the --eval data (the first within {within}): {chosen.recipe.describe()}")
     for a in accuracy:
         print(f"{a.fp32.metric} ({a.fp32.data}): fp32 {a.fp32.points:.1f}, int8 {a.int8.points:.1f} "
               f"({a.int8.points - a.fp32.points:+.1f})")
@@ -288,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", action="append", type=Path, metavar="ANNOTATIONS",
                     help="labelled data to state fp32 and int8 accuracy on in the card (repeatable): MPII "
                     "annotations.json (PCKh@0.5) or COCO person_keypoints.json (OKS with its boxes, AP with the detector)")
+    ap.add_argument("--max-loss", type=float, default=1.0, metavar="POINTS",
+                    help="with --eval: where int8 loses more than this on a measure, quantize again with more layers "
+                    "in fp32 (a lower --outlier-spread, step by step) until it does not (default 1.0)")
     ap.add_argument("--default", choices=["int8", "fp32"], default="int8", help="variant the app loads from the folder root")
     ap.add_argument("--threads", type=int, default=2, help="threads for the latency figures (default 2)")
     ap.add_argument("--runs", type=int, default=20, help="timed runs per variant (default 20)")
@@ -296,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("pose").setLevel(logging.INFO)  # our progress; libraries stay at warnings
+    if not args.max_loss >= 0:
+        ap.error(f"--max-loss must be 0 or more points, not {args.max_loss:g}")
     for path in args.eval or []:
         if not path.is_file():
             ap.error(f"--eval {path}: no such file")

@@ -13,9 +13,10 @@ import contextlib
 import io
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,9 @@ DEFAULT_RECIPE = Recipe()
 # Every 1-point accuracy target met on both real models (``--outlier-spread 2.5``), at the cost of
 # keeping most of those two models, and 30 nodes of the (random-weight) PoseResNet-50 export, in fp32.
 ACCURACY_FIRST_RECIPE = Recipe(outlier_spread=2.5)
+# The outlier-spread thresholds ``quantize_within`` steps down through when int8 loses too much:
+# each leaves more layers in fp32 (slower, closer to fp32).
+FALLBACK_SPREADS = (5.0, 4.0, 3.0, 2.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -383,6 +387,58 @@ def quantize_static_int8(fp32_path: Path, out_path: Path, config: ModelConfig, c
         gemm = route_convs(quantized, calibration[0])
     onnx.save(quantized, str(out_path))
     return Quantized(count, tuple(excluded), stem, len(gemm), corrected)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One recipe ``quantize_within`` tried, and what int8 lost with it."""
+
+    recipe: Recipe
+    losses: dict[str, float]  # measure -> fp32 minus int8, points (positive: int8 is worse)
+    fp32_nodes: int  # nodes the recipe left in fp32
+
+    @property
+    def worst(self) -> float:
+        """The largest loss over the measures, points (0 when nothing was measured)."""
+        return max(self.losses.values(), default=0.0)
+
+
+def fallback_recipes(recipe: Recipe) -> list[Recipe]:
+    """``recipe``, then the same with each lower threshold of FALLBACK_SPREADS (all of them when
+    the outlier rule is off): more and more layers in fp32."""
+    lower = [s for s in FALLBACK_SPREADS if not recipe.outlier_spread or s < recipe.outlier_spread]
+    return [recipe] + [replace(recipe, outlier_spread=s) for s in lower]
+
+
+def quantize_within(fp32_path: Path, out_path: Path, config: ModelConfig, calibration: Sequence[np.ndarray],
+                    recipe: Recipe, losses: Callable[[Path], dict[str, float]], max_loss: float,
+                    kernels: bool = True) -> tuple[Quantized, Attempt, list[Attempt]]:
+    """Accuracy-driven fallback: quantize with ``recipe``; while ``losses(int8 model path)``
+    (measure -> fp32 minus int8, points) exceeds ``max_loss`` on some measure, quantize again
+    with the next lower outlier-spread threshold (``fallback_recipes``). Writes the first
+    attempt within ``max_loss`` to ``out_path``, or, when none is, the one with the smallest
+    worst loss (and warns). With ``losses`` returning nothing, that is just ``recipe``.
+    Returns what the written quantization did, its attempt, and every attempt in order."""
+    attempts: list[Attempt] = []
+    best: tuple[Quantized, Attempt] | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        kept = Path(tmp) / "best.onnx"
+        for candidate in fallback_recipes(recipe):
+            quantized = quantize_static_int8(fp32_path, out_path, config, calibration, candidate, kernels)
+            attempt = Attempt(candidate, losses(out_path), len(quantized.fp32_nodes))
+            attempts.append(attempt)
+            log.info("int8 with %s: %d nodes fp32, loses %s", candidate.describe(), attempt.fp32_nodes,
+                     ", ".join(f"{m} {v:+.2f}" for m, v in attempt.losses.items()) or "(not measured)")
+            if attempt.worst <= max_loss:
+                return quantized, attempt, attempts
+            if best is None or attempt.worst < best[1].worst:
+                best = quantized, attempt
+                shutil.copyfile(out_path, kept)
+        assert best is not None
+        shutil.copyfile(kept, out_path)
+    log.warning("no recipe kept int8 within %g points of fp32 (every outlier threshold down to %g tried); "
+                "kept %s, which loses %.2f", max_loss, FALLBACK_SPREADS[-1], best[1].recipe.describe(), best[1].worst)
+    return best[0], best[1], attempts
 
 
 def quantize_dynamic_int8(fp32_path: Path, out_path: Path) -> None:
