@@ -12,10 +12,11 @@
    - PoseResNet-50 (Simple Baselines, MPII 256x256) from an official-format checkpoint with
      seeded random weights (the released ones cannot be fetched here; speed does not depend
      on weight values, accuracy does, so none is reported for it).
-   "static int8" is what ``python -m pose.export`` ships (the default recipe plus the exact
-   kernel rewrites of ``pose.export.kernels``); "static int8, plain" is the same without them;
-   "spread 2.5" is ``--outlier-spread 2.5``, the recipe that meets every 1-point accuracy target
-   on the two real models by leaving more layers in fp32 (what that costs in speed).
+   "static int8" is what ``python -m pose.export`` ships without ``--eval`` data (the default
+   recipe plus the exact kernel rewrites of ``pose.export.kernels``); "static int8, plain" is the
+   same without them; "spread 2.5" is ``--outlier-spread 2.5``, the recipe that meets every
+   1-point accuracy target on the two real models by leaving more layers in fp32, and the one
+   the export's fallback keeps for PP-TinyPose with ``--eval`` coco_multi (what it costs in speed).
 3. PoseResNet-50 int8: latency against the int8 floor (MACs / peak), the per-operator top 10
    from onnxruntime's profiler, and crops per second at batch 1, 4 and 8.
 """
