@@ -9,7 +9,9 @@
 ``--onnx`` takes any model folder the app loads (pose_config.json + ONNX, any joint set) and
 quantizes it the same way. ``--eval`` states fp32 and int8 accuracy in the card, measured on
 that labelled data (MPII annotations.json: PCKh@0.5; COCO keypoints: OKS with the annotated
-boxes and AP with the detector).
+boxes and AP with the detector), and where int8 loses more than ``--max-loss`` points (default
+1) on a measure, quantizes again with lower ``--outlier-spread`` thresholds, starting from the
+one given, until it does not (``--max-loss inf``: measure only).
 
 ``--input-size`` is HEIGHTxWIDTH, as the official file names write it; left out, it is read
 from a checkpoint name that carries one (``..._256x192.pth.tar``), else the joint set's usual
@@ -44,7 +46,7 @@ from ..evaluation import Score, evaluate
 from ..hub import sha256_of
 from ..joints import SKELETONS, Skeleton
 from ..model import PoseModel
-from .card import CODE, Accuracy, model_card, onnx_about, simple_baselines_about
+from .card import CODE, Accuracy, model_card, onnx_about, points, simple_baselines_about
 from .onnx_export import INPUT_NAME, OUTPUT_NAME, ParityError, check_parity, export_onnx
 from .pose_resnet import ARCHS, CheckpointError, PoseResNet, complexity, load_checkpoint
 from .quantize import (
@@ -142,12 +144,12 @@ def quantize_and_write(fp32: Path, config: ModelConfig, args: argparse.Namespace
     log.info("calibration: %s", recipe.describe())
     labelled = [Path(p) for p in args.eval or []]
     fp32_scores = measure_scores(fp32, config, labelled, detector, args.threads) if labelled else []
-    int8_scores: dict[Path, list[Score]] = {}
+    int8_scores: list[list[Score]] = []  # per attempt, in order
 
     def losses(int8: Path) -> dict[str, float]:
-        int8_scores[int8] = measure_scores(int8, config, labelled, detector, args.threads)
+        int8_scores.append(measure_scores(int8, config, labelled, detector, args.threads))
         return {f.metric if len(labelled) == 1 else f"{f.metric} ({f.data})": f.points - i.points
-                for f, i in zip(fp32_scores, int8_scores[int8])}
+                for f, i in zip(fp32_scores, int8_scores[-1])}
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -156,13 +158,12 @@ def quantize_and_write(fp32: Path, config: ModelConfig, args: argparse.Namespace
         quantized, chosen, attempts = quantize_within(fp32, static, config, calibration, recipe,
                                                       losses if labelled else lambda _: {}, args.max_loss,
                                                       kernels=not args.no_kernel_tuning)
-        if labelled and chosen is not attempts[-1]:  # none was within: the one kept was measured earlier
-            losses(static)
         quantize_dynamic_int8(fp32, dynamic)
         output_shape = session(fp32, 1).run(None, {config.input_name: calibration[0]})[0].shape
         timings = measure({"fp32": fp32, "dynamic int8": dynamic, "static int8": static}, calibration[0],
                           threads=args.threads, runs=args.runs)
-        accuracy = [Accuracy(f, i) for f, i in zip(fp32_scores, int8_scores.get(static, []))]
+        kept = next(i for i, a in enumerate(attempts) if a is chosen)
+        accuracy = [Accuracy(f, i) for f, i in zip(fp32_scores, int8_scores[kept] if labelled else [])]
         other = "fp32" if args.default == "int8" else "int8"
         variants = {"int8": (static, "model.onnx", "int8"), "fp32": (fp32, "model_fp32.onnx", "fp32")}
         for stale in (out / CONFIG_FILENAME, out / other):
@@ -173,15 +174,16 @@ def quantize_and_write(fp32: Path, config: ModelConfig, args: argparse.Namespace
     (out / "README.md").write_text(
         model_card(written[args.default], about, macs, timings, args.threads, chosen.recipe, quantized, args.default,
                    accuracy, output_shape=output_shape, params=params, parity=parity, attempts=attempts,
-                   max_loss=args.max_loss),
+                   chosen=chosen, max_loss=args.max_loss),
         encoding="utf-8",
     )
     print(f"{'variant':<14}{'size MB':>9}{'median ms':>11}{'vs fp32':>9}   ({args.threads} threads, {args.runs} runs)")
     for name, t in timings.items():
         print(f"{name:<14}{t.size_mb:>9.1f}{t.median_ms:>11.1f}{t.median_ms / timings['fp32'].median_ms:>8.2f}x")
     if len(attempts) > 1:
-        within = f"{args.max_loss:g} point{'' if args.max_loss == 1 else 's'}"
-        print(f"int8 recipe chosen on the --eval data (the first within {within}): {chosen.recipe.describe()}")
+        how = (f"the first within {points(args.max_loss)}" if chosen.worst <= args.max_loss
+               else f"none within {points(args.max_loss)}: the closest")
+        print(f"int8 recipe chosen on the --eval data ({how}): {chosen.recipe.describe()}")
     for a in accuracy:
         print(f"{a.fp32.metric} ({a.fp32.data}): fp32 {a.fp32.points:.1f}, int8 {a.int8.points:.1f} "
               f"({a.int8.points - a.fp32.points:+.1f})")
@@ -309,10 +311,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip the exact rewrites that pick onnxruntime's faster int8 kernels on this CPU")
     ap.add_argument("--eval", action="append", type=Path, metavar="ANNOTATIONS",
                     help="labelled data to state fp32 and int8 accuracy on in the card (repeatable): MPII "
-                    "annotations.json (PCKh@0.5) or COCO person_keypoints.json (OKS with its boxes, AP with the detector)")
+                    "annotations.json (PCKh@0.5) or COCO person_keypoints.json (OKS with its boxes, AP with the detector); "
+                    "also what --max-loss is checked on")
     ap.add_argument("--max-loss", type=float, default=1.0, metavar="POINTS",
                     help="with --eval: where int8 loses more than this on a measure, quantize again with more layers "
-                    "in fp32 (a lower --outlier-spread, step by step) until it does not (default 1.0)")
+                    "in fp32 (a lower --outlier-spread, step by step from the one given) until it does not "
+                    "(default 1.0; inf: measure only)")
     ap.add_argument("--default", choices=["int8", "fp32"], default="int8", help="variant the app loads from the folder root")
     ap.add_argument("--threads", type=int, default=2, help="threads for the latency figures (default 2)")
     ap.add_argument("--runs", type=int, default=20, help="timed runs per variant (default 20)")

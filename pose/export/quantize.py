@@ -395,17 +395,18 @@ class Attempt:
 
     recipe: Recipe
     losses: dict[str, float]  # measure -> fp32 minus int8, points (positive: int8 is worse)
-    fp32_nodes: int  # nodes the recipe left in fp32
+    fp32_node_count: int  # nodes the recipe left in fp32
 
     @property
     def worst(self) -> float:
-        """The largest loss over the measures, points (0 when nothing was measured)."""
-        return max(self.losses.values(), default=0.0)
+        """The largest loss over the measures, points (0 when nothing was measured; a measure
+        that came out NaN counts as infinitely bad)."""
+        return max((float("inf") if np.isnan(v) else v for v in self.losses.values()), default=0.0)
 
 
 def fallback_recipes(recipe: Recipe) -> list[Recipe]:
     """``recipe``, then the same with each lower threshold of FALLBACK_SPREADS (all of them when
-    the outlier rule is off): more and more layers in fp32."""
+    the outlier rule is off): as many layers in fp32 or more, each time."""
     lower = [s for s in FALLBACK_SPREADS if not recipe.outlier_spread or s < recipe.outlier_spread]
     return [recipe] + [replace(recipe, outlier_spread=s) for s in lower]
 
@@ -419,6 +420,8 @@ def quantize_within(fp32_path: Path, out_path: Path, config: ModelConfig, calibr
     attempt within ``max_loss`` to ``out_path``, or, when none is, the one with the smallest
     worst loss (and warns). With ``losses`` returning nothing, that is just ``recipe``.
     Returns what the written quantization did, its attempt, and every attempt in order."""
+    if not max_loss >= 0:
+        raise ValueError(f"the largest loss allowed must be 0 or more points, not {max_loss!r}")
     attempts: list[Attempt] = []
     best: tuple[Quantized, Attempt] | None = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -427,7 +430,7 @@ def quantize_within(fp32_path: Path, out_path: Path, config: ModelConfig, calibr
             quantized = quantize_static_int8(fp32_path, out_path, config, calibration, candidate, kernels)
             attempt = Attempt(candidate, losses(out_path), len(quantized.fp32_nodes))
             attempts.append(attempt)
-            log.info("int8 with %s: %d nodes fp32, loses %s", candidate.describe(), attempt.fp32_nodes,
+            log.info("int8 with %s: %d nodes fp32, loses %s", candidate.describe(), attempt.fp32_node_count,
                      ", ".join(f"{m} {v:+.2f}" for m, v in attempt.losses.items()) or "(not measured)")
             if attempt.worst <= max_loss:
                 return quantized, attempt, attempts
@@ -436,8 +439,9 @@ def quantize_within(fp32_path: Path, out_path: Path, config: ModelConfig, calibr
                 shutil.copyfile(out_path, kept)
         assert best is not None
         shutil.copyfile(kept, out_path)
-    log.warning("no recipe kept int8 within %g points of fp32 (every outlier threshold down to %g tried); "
-                "kept %s, which loses %.2f", max_loss, FALLBACK_SPREADS[-1], best[1].recipe.describe(), best[1].worst)
+    log.warning("no recipe kept int8 within %g points of fp32 (outlier thresholds tried: %s); kept %s, which loses %.2f",
+                max_loss, ", ".join(f"{a.recipe.outlier_spread:g}" for a in attempts), best[1].recipe.describe(),
+                best[1].worst)
     return best[0], best[1], attempts
 
 
