@@ -152,7 +152,7 @@ DEFAULT_RECIPE = Recipe()
 # keeping most of those two models, and 30 nodes of the (random-weight) PoseResNet-50 export, in fp32.
 ACCURACY_FIRST_RECIPE = Recipe(outlier_spread=2.5)
 # The outlier-spread thresholds ``quantize_within`` steps down through when int8 loses too much:
-# each leaves more layers in fp32 (slower, closer to fp32).
+# each leaves as many layers in fp32 or more (slower, closer to fp32).
 FALLBACK_SPREADS = (5.0, 4.0, 3.0, 2.5, 2.0)
 
 
